@@ -31,7 +31,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     fi
   fi
   echo "[setup] installing hmllm and its pinned dependencies into .venv (first time: ~2 min)"
-  $VPY -m pip install -q -e ".[dev,text]"
+  $VPY -m pip install -q -e ".[dev,text,lm]"
   echo "$WANT" > "$STAMP"
 fi
 if [ "$BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then
