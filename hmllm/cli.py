@@ -40,7 +40,9 @@ COMMANDS: dict[str, Command] = {
     "evaluate": Command("hmllm.evaluate:run", "score a checkpoint: P1/P2 accuracy, saliency, CIs"),
     "score": Command("hmllm.score:run", "predict per-shot responses for new ads + report", "videos"),
     "report": Command("hmllm.report.run:run", "render a report from a saved score result"),
-    "reproduce": Command("hmllm.reproduce:run", "rerun experiments and compare with committed"),
+    "reproduce": Command(
+        "hmllm.reproduce:run", "rerun experiments and compare with committed", "reproduce.names"
+    ),
     "serve": Command("hmllm.serve.run:run", "web upload service for creative testers"),
     "lm": Command("hmllm.lm.run:run", "language stage: train / ask the instruction-tuned LM"),
 }
