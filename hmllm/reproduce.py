@@ -99,7 +99,9 @@ def run_step(step: list[str], data_root: Path, log_dir: Path) -> float:
     """Run one ``hmllm`` command in a subprocess with the shared data root; returns seconds."""
     cmd = [sys.executable, "-m", "hmllm", *step, f"paths.data_root={data_root}"]
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / ("_".join(step[:1] + [a.replace("/", "-") for a in step[1:]])[:120] + ".log")
+    log_file = log_dir / (
+        "_".join(step[:1] + [a.replace("/", "-") for a in step[1:]])[:120] + ".log"
+    )
     print(f"  $ hmllm {shlex.join(step)}", flush=True)
     t0 = time.perf_counter()
     with log_file.open("w") as fh:
@@ -139,7 +141,9 @@ def reproduce(names: list[str], experiments_dir: Path, data_root: Path, mode: st
         raise ConfigError(f"reproduce.mode must be check or update, got {mode!r}")
     if not experiments_dir.is_dir():
         raise ConfigError(f"experiments directory {experiments_dir} does not exist")
-    available = sorted(p.name for p in experiments_dir.iterdir() if (p / "experiment.yaml").is_file())
+    available = sorted(
+        p.name for p in experiments_dir.iterdir() if (p / "experiment.yaml").is_file()
+    )
     chosen = names or available
     unknown = [n for n in chosen if n not in available]
     if unknown:

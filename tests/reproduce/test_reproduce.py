@@ -16,8 +16,15 @@ tolerance: 0.5
 
 
 def _reproduce(tmp_path, *args):
-    cmd = [sys.executable, "-m", "hmllm", "reproduce", f"paths.data_root={tmp_path / 'data'}",
-           f"reproduce.experiments_dir={tmp_path / 'experiments'}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hmllm",
+        "reproduce",
+        f"paths.data_root={tmp_path / 'data'}",
+        f"reproduce.experiments_dir={tmp_path / 'experiments'}",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
