@@ -68,7 +68,7 @@ def teardown() -> None:
 
 
 def shard(items: list, info: DistInfo) -> list:
-    """This rank's share of ``items`` (strided, so ranks differ by at most one item)."""
+    """Return this rank's share of ``items`` (strided, so ranks differ by at most one item)."""
     return items[info.rank :: info.world_size] if info.enabled else list(items)
 
 
