@@ -14,10 +14,10 @@ step 2/6 "hmllm prepare $*";  $HM prepare "$@"
 step 3/6 "hmllm train $*";    $HM train "$@"
 step 4/6 "hmllm evaluate $*"; $HM evaluate "$@"
 # Score one held-out test ad for two audiences (a creative tester's view).
-AD=$(.venv/bin/python -m hmllm.data.demo_ad "$@")
+AD=$(.venv/bin/python -m hmllm.demo pick-ad "$@")
 step 5/6 "hmllm score $AD audience=[all,female] $*"
 $HM score "$AD" "audience=[all,female]" "$@"
-REPORT=$(.venv/bin/python -m hmllm.score.latest_report "$@")
+REPORT=$(.venv/bin/python -m hmllm.demo latest-report "$@")
 step 6/6 "report: $REPORT"
 echo "done in $(( $(date +%s) - t0 )) s — open $REPORT in a browser"
 if [ -n "${DISPLAY:-}" ] && [ -z "${CI:-}" ]; then .venv/bin/python -m webbrowser "file://$PWD/$REPORT" || true; fi
