@@ -38,7 +38,9 @@ COMMANDS: dict[str, Command] = {
     "prepare": Command("hmllm.data.prepare:run", "signals + shots → P1/P2 labels, splits, tables"),
     "train": Command("hmllm.train:run", "train a model (hypergraph by default) on a prepared set"),
     "evaluate": Command("hmllm.evaluate:run", "score a checkpoint: P1/P2 accuracy, saliency, CIs"),
-    "score": Command("hmllm.score:run", "predict per-shot responses for new ads + report", "videos"),
+    "score": Command(
+        "hmllm.score:run", "predict per-shot responses for new ads + report", "videos"
+    ),
     "report": Command("hmllm.report.run:run", "render a report from a saved score result"),
     "reproduce": Command(
         "hmllm.reproduce:run", "rerun experiments and compare with committed", "reproduce.names"
@@ -135,12 +137,40 @@ def main(argv: list[str] | None = None) -> None:
     run_command(name, hydra_args)
 
 
+def _precheck_data_root(name: str, hydra_args: list[str]) -> None:
+    """Fail with one line when ``paths.data_root`` cannot hold outputs.
+
+    Hydra creates its run directory under the data root before any hmllm code runs, and would
+    report an unwritable root as a stack trace; checking first keeps the message actionable.
+    """
+    if any(a.startswith("-") for a in hydra_args):  # multirun/--cfg/--help: let Hydra handle it
+        return
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from hmllm.paths import ensure_writable_dir
+
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+            cfg = compose(config_name=name, overrides=hydra_args)
+        root = cfg.paths.data_root
+    except (HydraException, OmegaConfBaseException, ValueError):
+        return  # Hydra reports composition errors itself, in its own words
+    try:
+        ensure_writable_dir(root, "paths.data_root")
+    except HmllmError as exc:
+        print(f"hmllm {name}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def run_command(name: str, hydra_args: list[str]) -> None:
     """Compose ``configs/<name>.yaml`` with ``hydra_args`` and call the command's ``run``."""
     import hydra
     from omegaconf import DictConfig
 
     command = COMMANDS[name]
+    _precheck_data_root(name, hydra_args)
 
     def task(cfg: DictConfig) -> None:
         try:

@@ -88,7 +88,9 @@ def simulate_eeg(z: dict[str, np.ndarray], sfreq: float, p: dict, rng) -> tuple[
     }
     weights = {"theta": w_theta, "alpha": w_alpha, "beta": w_beta, "gamma": np.full(n_ch, 0.7)}
     for band, (lo, hi) in BANDS.items():
-        comp = _band_noise(rng, n_ch, n, sfreq, lo, hi) * weights[band][:, None] * env[band][None, :]
+        comp = (
+            _band_noise(rng, n_ch, n, sfreq, lo, hi) * weights[band][:, None] * env[band][None, :]
+        )
         if band == "alpha":  # frontal alpha asymmetry follows valence
             left = [idx[c] for c in LEFT_FRONTAL]
             right = [idx[c] for c in RIGHT_FRONTAL]
@@ -145,5 +147,7 @@ def to_raw(data_v: np.ndarray, sfreq: float, onset_s: float | None, offset_s: fl
         onsets.append(offset_s)
         descs.append("video_offset")
     if onsets:
-        raw.set_annotations(mne.Annotations(onsets, [0.0] * len(onsets), descs, orig_time=meas_date))
+        raw.set_annotations(
+            mne.Annotations(onsets, [0.0] * len(onsets), descs, orig_time=meas_date)
+        )
     return raw

@@ -38,10 +38,10 @@ def simulate_gaze(attention: np.ndarray, shots: pd.DataFrame, duration_s: float,
     """Samples (time_s from recording start, x_px, y_px, pupil, valid) and truth fixations.
 
     ``attention`` is the latent on the 10 Hz grid of the video; the recording starts
-    ``g['pre_roll_s']`` before the video and ends with it.
+    ``g['pre_roll_s']`` before the video and ends ``g['post_roll_s']`` after it.
     """
     pre = float(g["pre_roll_s"])
-    total = pre + duration_s
+    total = pre + duration_s + float(g["post_roll_s"])
     n = int(total * sfreq)
     t = np.arange(n) / sfreq
     x = np.full(n, np.nan)
@@ -80,8 +80,12 @@ def simulate_gaze(attention: np.ndarray, shots: pd.DataFrame, duration_s: float,
         i_end = min(n, int((cur + dur) * sfreq))
         if i_sacc > i_start and np.isfinite(fx) and np.isfinite(px):
             m = i_sacc - i_start
-            x[i_start:i_sacc] = np.linspace(px, fx, m, endpoint=False)[: max(0, min(m, n - i_start))]
-            y[i_start:i_sacc] = np.linspace(py, fy, m, endpoint=False)[: max(0, min(m, n - i_start))]
+            x[i_start:i_sacc] = np.linspace(px, fx, m, endpoint=False)[
+                : max(0, min(m, n - i_start))
+            ]
+            y[i_start:i_sacc] = np.linspace(py, fy, m, endpoint=False)[
+                : max(0, min(m, n - i_start))
+            ]
         if i_end > i_sacc:
             x[i_sacc:i_end] = fx
             y[i_sacc:i_end] = fy

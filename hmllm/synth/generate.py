@@ -156,8 +156,22 @@ def _outcomes(ads: list[Ad], shot_truth: pd.DataFrame, s: dict) -> pd.DataFrame:
     rows = []
     for j, ad in enumerate(sorted(ads, key=lambda a: a.ad_id)):
         rng = rng_for(s["seed"], 20, ad.index)
-        ctr = 1 / (1 + np.exp(-(o["ctr_base"] + z[j] @ np.array(o["ctr_gain"]) + rng.normal(0, o["ad_noise_sd"]))))
-        comp = 1 / (1 + np.exp(-(o["completion_base"] + z[j] @ np.array(o["completion_gain"]) + rng.normal(0, o["ad_noise_sd"]))))
+        ctr = 1 / (
+            1
+            + np.exp(
+                -(o["ctr_base"] + z[j] @ np.array(o["ctr_gain"]) + rng.normal(0, o["ad_noise_sd"]))
+            )
+        )
+        comp = 1 / (
+            1
+            + np.exp(
+                -(
+                    o["completion_base"]
+                    + z[j] @ np.array(o["completion_gain"])
+                    + rng.normal(0, o["ad_noise_sd"])
+                )
+            )
+        )
         imp = int(rng.integers(*o["impressions"]))
         rows.append({"ad_id": ad.ad_id, "impressions": imp, "clicks": int(rng.binomial(imp, ctr)),
                      "completions": int(rng.binomial(imp, comp)), "ctr_true": float(ctr),
@@ -184,16 +198,18 @@ def generate_study(cfg) -> Path:
     s = validate(cfg)
     root = ensure_writable_dir(cfg.paths.study_root, "paths.study_root")
     study_json = root / "study.json"
+    # settings that change how, not what, is generated stay out of the record
+    content_cfg = {k: v for k, v in s.items() if k not in ("n_jobs", "progress", "overwrite")}
     meta = {"name": str(cfg.paths.study), "generator": "hmllm.synth", "version": __version__,
-            "seed": s["seed"], "config": s}  # fmt: skip
+            "seed": s["seed"], "config": content_cfg}  # fmt: skip
     if study_json.is_file():
         old = json.loads(study_json.read_text())
-        if old.get("config") != s and not s["overwrite"]:
+        if old.get("config") != content_cfg and not s["overwrite"]:
             raise ConfigError(
                 f"{root} already holds a study generated with another config; pass "
                 "synth.overwrite=true to replace it, or choose another paths.study / paths.data_root"
             )
-        if old.get("config") != s:
+        if old.get("config") != content_cfg:
             for sub in ("bids", "stimuli", "truth", ".staging", "derivatives", "prepared"):
                 shutil.rmtree(root / sub, ignore_errors=True)
     elif any(p for p in root.iterdir() if not p.name.startswith(".")) and not s["overwrite"]:
@@ -235,7 +251,9 @@ def generate_study(cfg) -> Path:
     _collect(parts, "fixations", labels, [*key, "onset_s"]).to_parquet(
         root / "truth" / "fixations.parquet", index=False
     )
-    _collect(parts, "artefacts", labels, key).to_parquet(root / "truth" / "artefacts.parquet", index=False)
+    _collect(parts, "artefacts", labels, key).to_parquet(
+        root / "truth" / "artefacts.parquet", index=False
+    )
     shots = pd.concat([a.shots for a in ads.values()], ignore_index=True)
     shots.to_parquet(root / "truth" / "shots.parquet", index=False)
     groups = pd.concat([group_expectations(a, s, seed) for a in ads.values()], ignore_index=True)

@@ -80,7 +80,10 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
                 f"synth.attributes.{name} has unknown value(s) {sorted(set(dist) - known)}; "
                 f"allowed: {sorted(known)}"
             )
-        if any(float(p) < 0 for p in dist.values()) or abs(sum(map(float, dist.values())) - 1) > 1e-6:
+        if (
+            any(float(p) < 0 for p in dist.values())
+            or abs(sum(map(float, dist.values())) - 1) > 1e-6
+        ):
             raise ConfigError(f"synth.attributes.{name} probabilities must be >= 0 and sum to 1")
     bad = [f for f in s["eeg"]["formats"] if f not in EEG_FORMATS]
     if bad:

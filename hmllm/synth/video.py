@@ -106,7 +106,9 @@ def iter_frames(ad: Ad, w: int, h: int, transition_s: float):
     for f in range(ad.n_frames):
         i = int(np.searchsorted([s["onset_frame"] for s in shots], f, side="right") - 1)
         s = shots[i]
-        frame = render_shot_frame(s, bgs[i], f - s["onset_frame"], s["offset_frame"] - s["onset_frame"], w, h)
+        frame = render_shot_frame(
+            s, bgs[i], f - s["onset_frame"], s["offset_frame"] - s["onset_frame"], w, h
+        )
         # transitions are centred on the boundary frame (the truth's onset_frame)
         nxt = shots[i + 1] if i + 1 < len(shots) else None
         if nxt is not None and nxt["transition_in"] != "cut" and f >= nxt["onset_frame"] - half:

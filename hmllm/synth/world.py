@@ -254,9 +254,9 @@ def group_expectations(ad: Ad, s: dict, seed: int, draws: int = 64) -> pd.DataFr
                     z_shot = shot_z(content, aud, s, name) + ad.offsets[name] + content @ slopes
                     z = smooth_into_shots(z_shot, idx, s["onset_smoothing_s"]) + off
                     val = to_scale(z, name, t, s)
-                    acc[name] += np.bincount(idx, weights=val, minlength=len(ad.shots)) / np.maximum(
-                        np.bincount(idx, minlength=len(ad.shots)), 1
-                    )
+                    acc[name] += np.bincount(
+                        idx, weights=val, minlength=len(ad.shots)
+                    ) / np.maximum(np.bincount(idx, minlength=len(ad.shots)), 1)
             for k in range(len(ad.shots)):
                 rows.append({"ad_id": ad.ad_id, "shot": k, "gender": gender, "age_band": band,
                              **{n: acc[n][k] / draws for n in INDICES}})  # fmt: skip
