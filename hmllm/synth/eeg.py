@@ -64,6 +64,15 @@ def latent_z_on_recording(series: dict, e: dict, s: dict, times_rec: np.ndarray,
     return out
 
 
+def _mixing_matrix(sigma_m: float) -> np.ndarray:
+    """Volume conduction: each electrode sees nearby sources, weighted by a Gaussian of distance."""
+    pos = mne.channels.make_standard_montage("colin27_1020").get_positions()["ch_pos"]
+    xyz = np.array([pos[c] for c in CHANNELS])
+    d2 = ((xyz[:, None, :] - xyz[None, :, :]) ** 2).sum(-1)
+    w = np.exp(-d2 / (2 * sigma_m**2))
+    return w / np.sqrt((w**2).sum(1, keepdims=True))
+
+
 def simulate_eeg(z: dict[str, np.ndarray], sfreq: float, p: dict, rng) -> tuple[np.ndarray, dict]:
     """EEG in Volts, shape (32, n), from latent z at each sample; returns data and artefact info.
 
@@ -97,6 +106,7 @@ def simulate_eeg(z: dict[str, np.ndarray], sfreq: float, p: dict, rng) -> tuple[
             comp[left] *= np.exp(-g_va * z["valence"])[None, :]
             comp[right] *= np.exp(g_va * z["valence"])[None, :]
         data += comp
+    data = _mixing_matrix(p["conduction_sigma_m"]) @ data
     t = np.arange(n) / sfreq
     # mains interference, stronger on a few channels (poor contact)
     phase = rng.uniform(0, 2 * np.pi, n_ch)

@@ -51,7 +51,7 @@ def text_area_fraction(gray: np.ndarray) -> float:
     n, _, stats, _ = cv2.connectedComponentsWithStats(joined)
     h, w = gray.shape
     area = 0
-    for x, y, cw, ch, a in stats[1:n]:
+    for x, y, cw, ch, _area in stats[1:n]:
         fill = bw[y : y + ch, x : x + cw].mean() / 255
         if cw > 2.5 * ch and ch > h * 0.02 and ch < h * 0.2 and 0.2 < fill < 0.8:
             area += cw * ch

@@ -1,0 +1,130 @@
+"""Sliding-window band powers and the indices built from them (units: V²/Hz, ratios, log-ratios).
+
+Registries (``ENGAGEMENT_INDICES``, ``EMOTION_INDICES``) let configs pick an index by name and tests
+iterate over all of them. Each index maps band powers of shape (n_windows, n_channels) per band to
+one value per window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.signal import welch
+
+from eeg.errors import EEGInputError
+
+BANDS_HZ = {"delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0),
+            "gamma": (30.0, 45.0)}  # fmt: skip
+REGIONS = {
+    "frontal": ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8"),
+    "central": ("FC5", "FC1", "FC2", "FC6", "C3", "Cz", "C4"),
+    "temporal": ("T7", "T8", "TP9", "TP10"),
+    "parietal": ("CP5", "CP1", "CP2", "CP6", "P7", "P3", "Pz", "P4", "P8"),
+    "occipital": ("PO9", "O1", "Oz", "O2", "PO10"),
+}
+
+
+def sliding_band_powers(data: np.ndarray, sfreq: float, *, window_s: float, step_s: float,
+                        bands: dict[str, tuple[float, float]] = BANDS_HZ,
+                        start_s: float = 0.0, stop_s: float | None = None,
+                        centres_s: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+    """Band power per window and channel with Welch's method.
+
+    Parameters
+    ----------
+    data
+        EEG, shape (n_channels, n_samples), Volts.
+    sfreq
+        Sampling rate, Hz.
+    window_s, step_s
+        Window length and step, seconds (default config: 2 s windows every 1 s).
+    start_s, stop_s
+        Range of window starts, seconds from the first sample.
+    centres_s
+        Explicit window centres (s); overrides the regular grid (used to follow clock drift).
+
+    Returns
+    -------
+    centres_s, powers
+        Window centre times (s) and ``{band: (n_windows, n_channels)}`` band powers (V²).
+    """
+    if sfreq <= 0:
+        raise EEGInputError(f"sfreq must be positive, got {sfreq}")
+    win = int(round(window_s * sfreq))
+    step = int(round(step_s * sfreq))
+    if win < 8 or step < 1:
+        raise EEGInputError(f"window_s={window_s} / step_s={step_s} are too short for sfreq={sfreq} Hz")
+    stop = data.shape[1] if stop_s is None else min(data.shape[1], int(round(stop_s * sfreq)))
+    if centres_s is not None:
+        starts = np.clip(np.round(np.asarray(centres_s) * sfreq - win / 2).astype(int), 0, data.shape[1] - win)
+    else:
+        starts = np.arange(int(round(start_s * sfreq)), stop - win + 1, step)
+    if len(starts) == 0:
+        raise EEGInputError(f"the data ({data.shape[1] / sfreq:.2f} s) is shorter than one {window_s} s window")
+    segs = np.stack([data[:, s : s + win] for s in starts])  # (W, C, win)
+    nper = min(win, int(round(sfreq)))  # 1 s sub-segments inside the window (Welch averaging)
+    f, pxx = welch(segs, fs=sfreq, nperseg=nper, noverlap=nper // 2, axis=-1)  # (W, C, F)
+    df = f[1] - f[0]
+    powers = {b: pxx[..., (f >= lo) & (f < hi)].sum(-1) * df for b, (lo, hi) in bands.items()}
+    return (starts + win / 2) / sfreq, powers
+
+
+def _pick(names: list[str], wanted) -> list[int]:
+    return [names.index(c) for c in wanted if c in names]
+
+
+def pope_engagement(p: dict[str, np.ndarray], names: list[str], channels) -> np.ndarray:
+    """Pope et al. (1995) engagement β / (α + θ), powers averaged over ``channels``."""
+    idx = _pick(names, channels)
+    if not idx:
+        raise EEGInputError(f"none of the engagement channels {list(channels)} are present")
+    return p["beta"][:, idx].mean(1) / (p["alpha"][:, idx].mean(1) + p["theta"][:, idx].mean(1))
+
+
+def theta_alpha_engagement(p: dict[str, np.ndarray], names: list[str], channels) -> np.ndarray:
+    """Frontal-midline theta over parietal alpha (an alternative workload/engagement index)."""
+    idx = _pick(names, channels)
+    if not idx:
+        raise EEGInputError(f"none of the engagement channels {list(channels)} are present")
+    return p["theta"][:, idx].mean(1) / p["alpha"][:, idx].mean(1)
+
+
+def frontal_alpha_asymmetry(p: dict[str, np.ndarray], names: list[str], pairs) -> np.ndarray:
+    """Frontal alpha asymmetry ln α(right) − ln α(left), averaged over homologous pairs (valence:
+    higher = relatively more left-frontal activity = approach / positive)."""
+    used = [(left, right) for left, right in pairs if left in names and right in names]
+    if not used:
+        raise EEGInputError(
+            f"frontal alpha asymmetry needs at least one of the pairs {[list(x) for x in pairs]}; "
+            f"the recording has {names}"
+        )
+    vals = [np.log(p["alpha"][:, names.index(r)]) - np.log(p["alpha"][:, names.index(left)]) for left, r in used]
+    return np.mean(vals, axis=0)
+
+
+def beta_alpha_arousal(p: dict[str, np.ndarray], names: list[str], channels) -> np.ndarray:
+    """Arousal as frontal β/α (log)."""
+    idx = _pick(names, channels)
+    if not idx:
+        raise EEGInputError(f"none of the arousal channels {list(channels)} are present")
+    return np.log(p["beta"][:, idx].mean(1) / p["alpha"][:, idx].mean(1))
+
+
+ENGAGEMENT_INDICES: dict[str, Callable] = {"pope": pope_engagement, "theta_alpha": theta_alpha_engagement}
+EMOTION_INDICES: dict[str, Callable] = {"faa": frontal_alpha_asymmetry}
+AROUSAL_INDICES: dict[str, Callable] = {"beta_alpha": beta_alpha_arousal}
+
+
+def relative_band_powers(p: dict[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+    """Relative power (band / total over delta…gamma) per region: ``bp_<band>_<region>``."""
+    total = sum(p.values())
+    out = {}
+    for region, chans in REGIONS.items():
+        idx = _pick(names, chans)
+        if not idx:
+            continue
+        tot = total[:, idx].mean(1)
+        for band, arr in p.items():
+            out[f"bp_{band}_{region}"] = arr[:, idx].mean(1) / tot
+    return out
