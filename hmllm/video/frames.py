@@ -1,4 +1,4 @@
-"""Frame access with decord: batched sampling, per-shot keyframes and thumbnails."""
+"""Frame access with decord: batched sampling (uniform or per shot), keyframes and thumbnails."""
 
 from __future__ import annotations
 
@@ -8,55 +8,143 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from hmllm.errors import DataError
+from hmllm.errors import ConfigError, DataError
 
 
 def _reader(path: Path, size: tuple[int, int] | None = None):
     import decord
 
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
     try:
         if size:
             return decord.VideoReader(str(path), width=size[0], height=size[1], num_threads=1)
         return decord.VideoReader(str(path), num_threads=1)
     except decord.DECORDError as exc:
-        raise DataError(f"{path.name}: decord cannot open the video ({exc})") from None
+        raise DataError(
+            f"{path.name}: decord cannot open the video ({str(exc).splitlines()[0]}); "
+            "re-export it as an mp4 (H.264)"
+        ) from None
+
+
+def _rotated(path: Path) -> bool:
+    """Whether the first frame carries a display rotation (decord's own scaler mis-rotates those)."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0), None)
+            return bool(frame is not None and (getattr(frame, "rotation", 0) or 0) % 360)
+    except av.error.FFmpegError:
+        return False
+
+
+def display_size(width: int, height: int, short_side_px: int) -> tuple[int, int]:
+    """(width, height) scaled so the short side is ``short_side_px`` (even numbers, aspect kept)."""
+    s = short_side_px / max(1, min(width, height))
+    return max(2, int(round(width * s / 2)) * 2), max(2, int(round(height * s / 2)) * 2)
 
 
 def shot_frame_indices(shots: pd.DataFrame, per_shot: int) -> list[np.ndarray]:
-    """``per_shot`` evenly spaced frame indices inside each shot (avoiding its first/last frame)."""
+    """``per_shot`` evenly spaced frame indices inside each shot (centres of equal sub-spans)."""
+    if per_shot < 1:
+        raise ConfigError(f"frames per shot must be >= 1, got {per_shot}")
     out = []
     for a, b in zip(shots["onset_frame"], shots["offset_frame"], strict=True):
         n = max(1, int(b) - int(a))
         pos = (np.arange(per_shot) + 0.5) / per_shot * n
-        out.append(np.clip(int(a) + pos.astype(int), int(a), int(b) - 1))
+        out.append(np.clip(int(a) + pos.astype(int), int(a), max(int(a), int(b) - 1)))
     return out
 
 
-def sample_frames(path: str | Path, indices, *, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode frames at ``indices`` in one batch; returns (N, H, W, 3) uint8 RGB.
+def sample_frames(
+    path: str | Path,
+    indices=None,
+    *,
+    n: int | None = None,
+    shots: pd.DataFrame | None = None,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Decode frames in one batch; returns ``(N, H, W, 3)`` uint8 RGB (displayed orientation).
 
-    Uses ``VideoReader.get_batch`` (accurate seeking), never ``seek`` + ``next``, which returns the
-    previous keyframe's frame in decord 0.6.
+    Parameters
+    ----------
+    path
+        The video.
+    indices
+        Explicit frame indices (0-based). Otherwise ``n`` frames uniformly over the whole video, or
+        ``n`` per shot when ``shots`` (columns ``onset_frame, offset_frame``) is given.
+    n
+        Number of frames (uniform) or frames per shot.
+    shots
+        Shot table of :func:`hmllm.video.detect_shots`.
+    size
+        Output ``(width, height)`` in pixels; native size when omitted.
+
+    Notes
+    -----
+    Uses ``VideoReader.get_batch`` (accurate seeking) — never ``seek`` + ``next``, which returns the
+    previous keyframe's frame in decord 0.6. Rotated files are decoded at native size (decord
+    applies the rotation) and resized with OpenCV, because decord's scaler ignores the rotation.
     """
-    vr = _reader(Path(path), size)
-    idx = np.clip(np.asarray(indices, int), 0, len(vr) - 1)
-    return vr.get_batch(list(idx)).asnumpy()
+    path = Path(path)
+    rotated = size is not None and _rotated(path)
+    vr = _reader(path, None if rotated else size)
+    total = len(vr)
+    if total == 0:
+        raise DataError(f"{path.name}: decord finds no frames (zero-length video)")
+    if indices is None:
+        if n is None or n < 1:
+            raise ConfigError("sample_frames needs indices, or n >= 1 (uniform or per shot)")
+        if shots is not None:
+            indices = np.concatenate(shot_frame_indices(shots, n))
+        else:
+            indices = ((np.arange(n) + 0.5) / n * total).astype(int)
+    idx = np.clip(np.asarray(indices, int).reshape(-1), 0, total - 1)
+    try:
+        frames = vr.get_batch(list(idx)).asnumpy()
+    except Exception as exc:  # noqa: BLE001 - decord raises bare DECORDError/RuntimeError mid-stream
+        raise DataError(
+            f"{path.name}: frames {idx.min()}-{idx.max()} could not be decoded ({exc}); the stream "
+            "is probably truncated or corrupt — re-export the ad"
+        ) from None
+    if rotated:
+        frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    return frames
 
 
 def keyframes(path: str | Path, shots: pd.DataFrame, out_dir: str | Path, *,
               thumb_width: int = 160) -> list[Path]:  # fmt: skip
-    """Write each shot's middle frame as ``shotNNN.jpg`` and a thumbnail ``thumb_shotNNN.jpg``."""
+    """Write each shot's middle frame as ``shotNNN.jpg`` plus a thumbnail ``thumb_shotNNN.jpg``.
+
+    Parameters
+    ----------
+    path
+        The video.
+    shots
+        Shot table (``shot, onset_frame, offset_frame``).
+    out_dir
+        Folder for the JPEGs (created).
+    thumb_width
+        Thumbnail width in pixels (height keeps the aspect ratio).
+
+    Returns
+    -------
+    list of Path
+        The full-size keyframe paths, one per shot, in shot order.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    mids = ((shots["onset_frame"] + shots["offset_frame"]) // 2).to_numpy()
+    mids = ((shots["onset_frame"].to_numpy() + shots["offset_frame"].to_numpy()) // 2).astype(int)
     frames = sample_frames(path, mids)
     paths = []
     for k, frame in zip(shots["shot"], frames, strict=True):
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
         p = out_dir / f"shot{int(k):03d}.jpg"
         cv2.imwrite(str(p), bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        h = int(round(bgr.shape[0] * thumb_width / bgr.shape[1]))
-        cv2.imwrite(str(out_dir / f"thumb_shot{int(k):03d}.jpg"), cv2.resize(bgr, (thumb_width, h),
-                    interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, 85])  # fmt: skip
+        h = max(1, int(round(bgr.shape[0] * thumb_width / bgr.shape[1])))
+        thumb = cv2.resize(bgr, (thumb_width, h), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(out_dir / f"thumb_shot{int(k):03d}.jpg"), thumb,
+                    [cv2.IMWRITE_JPEG_QUALITY, 85])  # fmt: skip
         paths.append(p)
     return paths

@@ -51,7 +51,8 @@ def process_study(cfg) -> Path:
     video_cfg = OmegaConf.to_container(cfg.video, resolve=True)
     feat_cfg = OmegaConf.to_container(cfg.features, resolve=True)
     cache = resolve_path(cfg.paths.cache)
-    stamp = {"video": video_cfg, "features": feat_cfg, "ads": ads.to_dict("list")}
+    stamp = {"video": {k: v for k, v in video_cfg.items() if k not in ("n_jobs", "progress")},
+             "features": feat_cfg, "ads": ads.to_dict("list")}
     done_file = out / "done.json"
     if done_file.is_file() and json.loads(done_file.read_text()) == json.loads(json.dumps(stamp)):
         return out  # everything up to date
