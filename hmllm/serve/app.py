@@ -43,7 +43,7 @@ from hmllm.serve.worker import Scorer, Worker
 log = logging.getLogger("hmllm.serve")
 _HERE = Path(__file__).parent
 _CHUNK_BYTES = 1 << 20  # copy/hash uploads 1 MiB at a time
-_FORM_MAX_BYTES = 64 * 1024  # bodies of every route but the upload (login form): 64 KiB
+_FORM_MAX_BYTES = 64 * 1024  # largest login form body, bytes
 # Our pages load scripts only from /static: an injected <script> would not run even if escaping failed.
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -121,7 +121,6 @@ def create_app(
         title="hmllm serve",
         summary="Upload a video ad, pick audiences, get the per-shot response report.",
         lifespan=lifespan,
-        max_body_size=_FORM_MAX_BYTES,
     )
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
@@ -304,7 +303,7 @@ def create_app(
     def login_page(request: Request) -> HTMLResponse:
         return _page(request, "login.html", user=None, error=None)
 
-    @app.post("/login", include_in_schema=False)
+    @app.post("/login", include_in_schema=False, max_body_size=_FORM_MAX_BYTES)
     def login(request: Request, token: Annotated[str, Form()]) -> Any:
         user = auth.user_for(token)
         if user is None:

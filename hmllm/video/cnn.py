@@ -70,7 +70,9 @@ def train_cnn(shot_frames: list[np.ndarray], cfg: dict, *, progress: bool = Fals
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]))
     tau, bs = float(cfg["temperature"]), max(2, int(cfg["batch_shots"]))
     model.train()
-    for _ in tqdm(range(int(cfg["epochs"])), desc="cnn encoder", unit="epoch", disable=not progress):
+    for _ in tqdm(
+        range(int(cfg["epochs"])), desc="cnn encoder", unit="epoch", disable=not progress
+    ):
         order = rng.permutation(len(groups))
         for start in range(0, len(order), bs):
             batch = order[start : start + bs]
@@ -99,7 +101,9 @@ def weights_key(shot_frames: list[np.ndarray], cfg: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def load_or_train(shot_frames: list[np.ndarray], cfg: dict, cache_dir: Path | None) -> Path | TinyCNN:
+def load_or_train(
+    shot_frames: list[np.ndarray], cfg: dict, cache_dir: Path | None
+) -> Path | TinyCNN:
     """Train (or reuse cached) weights; returns the weights file, or the model when uncached."""
     train_cfg = {k: cfg[k] for k in ("channels", "embed_dim", "epochs", "batch_shots", "lr",
                                      "temperature", "seed", "width_px", "height_px")}  # fmt: skip

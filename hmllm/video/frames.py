@@ -39,6 +39,21 @@ def _rotated(path: Path) -> bool:
         return False
 
 
+def video_size(path: str | Path) -> tuple[int, int]:
+    """Displayed (width, height) of a video in pixels, rotation applied (one frame decoded)."""
+    import av
+
+    path = Path(path)
+    try:
+        with av.open(str(path)) as c:
+            frame = next(c.decode(video=0))
+            w, h = frame.width, frame.height
+            rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    except (av.error.FFmpegError, StopIteration, IndexError):
+        raise DataError(f"{path.name}: no decodable video frame; re-export the ad") from None
+    return (h, w) if rot in (90, 270) else (w, h)
+
+
 def display_size(width: int, height: int, short_side_px: int) -> tuple[int, int]:
     """(width, height) scaled so the short side is ``short_side_px`` (even numbers, aspect kept)."""
     s = short_side_px / max(1, min(width, height))
@@ -84,12 +99,14 @@ def sample_frames(
     Notes
     -----
     Uses ``VideoReader.get_batch`` (accurate seeking) — never ``seek`` + ``next``, which returns the
-    previous keyframe's frame in decord 0.6. Rotated files are decoded at native size (decord
-    applies the rotation) and resized with OpenCV, because decord's scaler ignores the rotation.
+    previous keyframe's frame in decord 0.6. Rotated files and widths under 32 px are decoded at
+    native size (decord applies the rotation) and resized with OpenCV: decord's scaler ignores the
+    rotation and fails on narrow outputs.
     """
     path = Path(path)
-    rotated = size is not None and _rotated(path)
-    vr = _reader(path, None if rotated else size)
+    # decord's own scaler mis-rotates rotated files and fails on widths under 32 px: use OpenCV then
+    cv_resize = size is not None and (size[0] < 32 or _rotated(path))
+    vr = _reader(path, None if cv_resize else size)
     total = len(vr)
     if total == 0:
         raise DataError(f"{path.name}: decord finds no frames (zero-length video)")
@@ -104,11 +121,12 @@ def sample_frames(
     try:
         frames = vr.get_batch(list(idx)).asnumpy()
     except Exception as exc:  # noqa: BLE001 - decord raises bare DECORDError/RuntimeError mid-stream
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(
-            f"{path.name}: frames {idx.min()}-{idx.max()} could not be decoded ({exc}); the stream "
+            f"{path.name}: frames {idx.min()}-{idx.max()} could not be decoded ({msg}); the stream "
             "is probably truncated or corrupt — re-export the ad"
         ) from None
-    if rotated:
+    if cv_resize:
         frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
     return frames
 

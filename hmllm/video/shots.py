@@ -135,9 +135,7 @@ def detect_shots(path: str | Path, *, detector: str = "adaptive", fps: float | N
     det = _make_detector(detector, params)
     min_len = int(params.get("min_scene_len", 15))
     starts = [s for s in _scene_starts(path, det, fade_threshold, min_len) if 0 < s < n_frames]
-    kinds = (
-        classify_boundaries(path, starts, fps, n_frames) if classify else ["cut"] * len(starts)
-    )
+    kinds = classify_boundaries(path, starts, fps, n_frames) if classify else ["cut"] * len(starts)
     bounds = [0, *starts, n_frames]
     times = frame_times(path)
     if times.size != n_frames:  # probe and caller disagree: fall back to the nominal rate

@@ -1,0 +1,74 @@
+"""Evaluation metrics: accuracy and macro-F1, calibration, bootstrap CIs over ads, saliency scores.
+
+Saliency metrics follow the MIT/Tübingen saliency benchmark definitions (Bylinskii et al. 2019):
+CC, KL, SIM on density maps; NSS and AUC-Judd against fixated cells (the measured map's top cells).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def accuracy(y: np.ndarray, p: np.ndarray) -> float:
+    """Share of correct classes (y = -1 entries ignored)."""
+    ok = y >= 0
+    return float((y[ok] == p[ok]).mean()) if ok.any() else float("nan")
+
+
+def macro_f1(y: np.ndarray, p: np.ndarray, n_classes: int) -> float:
+    """Macro-averaged F1 over classes present in y or p."""
+    ok = y >= 0
+    y, p = y[ok], p[ok]
+    f1s = []
+    for c in range(n_classes):
+        tp = np.sum((y == c) & (p == c))
+        fp = np.sum((y != c) & (p == c))
+        fn = np.sum((y == c) & (p != c))
+        if tp + fp + fn:
+            f1s.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s)) if f1s else float("nan")
+
+
+def ece(y: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> float:
+    """Expected calibration error of the top-class probability."""
+    ok = y >= 0
+    conf = prob[ok].max(1)
+    correct = prob[ok].argmax(1) == y[ok]
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    return float(sum(abs(correct[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
+                     for b in range(n_bins) if (bins == b).any()))  # fmt: skip
+
+
+def bootstrap_ci(df: pd.DataFrame, stat, *, n: int, seed: int, by: str = "ad_id") -> tuple[float, float]:
+    """95 % percentile interval of ``stat(df)`` resampling whole ads with replacement."""
+    rng = np.random.default_rng(seed)
+    groups = {k: g for k, g in df.groupby(by)}
+    keys = list(groups)
+    vals = []
+    for _ in range(n):
+        pick = rng.choice(len(keys), len(keys), replace=True)
+        vals.append(stat(pd.concat([groups[keys[i]] for i in pick])))
+    return float(np.nanpercentile(vals, 2.5)), float(np.nanpercentile(vals, 97.5))
+
+
+def saliency_scores(pred: np.ndarray, gt: np.ndarray, top_frac: float = 0.1) -> dict[str, float]:
+    """CC, KL, SIM, NSS, AUC-Judd of predicted maps against measured ones; shapes (N, H*W)."""
+    eps = 1e-12
+    p = pred / (pred.sum(1, keepdims=True) + eps)
+    g = gt / (gt.sum(1, keepdims=True) + eps)
+    pc, gc = p - p.mean(1, keepdims=True), g - g.mean(1, keepdims=True)
+    cc = (pc * gc).sum(1) / (np.sqrt((pc**2).sum(1) * (gc**2).sum(1)) + eps)
+    kl = (g * np.log(eps + g / (p + eps))).sum(1)
+    sim = np.minimum(p, g).sum(1)
+    k = max(1, int(top_frac * g.shape[1]))
+    fix = np.zeros_like(g, bool)
+    np.put_along_axis(fix, np.argsort(-g, 1)[:, :k], True, axis=1)
+    z = (p - p.mean(1, keepdims=True)) / (p.std(1, keepdims=True) + eps)
+    nss = np.array([z[i][fix[i]].mean() for i in range(len(z))])
+    auc = []
+    for i in range(len(p)):
+        pos, neg = p[i][fix[i]], p[i][~fix[i]]
+        auc.append(float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()))
+    return {"CC": float(np.nanmean(cc)), "KL": float(np.nanmean(kl)), "SIM": float(np.nanmean(sim)),
+            "NSS": float(np.nanmean(nss)), "AUC": float(np.mean(auc))}  # fmt: skip

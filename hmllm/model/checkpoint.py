@@ -1,0 +1,37 @@
+"""Checkpoints that load with ``torch.load(weights_only=True)``: tensors and plain containers only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from hmllm.errors import DataError
+from hmllm.model.data import Vocab
+
+
+def save(path: Path, model, vocab: Vocab, classes: dict, cfg: dict, card: dict, *, epoch: int,
+         optimizer=None, extra: dict | None = None) -> None:  # fmt: skip
+    """Write a checkpoint atomically (temporary file, then rename)."""
+    state = {"state_dict": model.state_dict(), "vocab": asdict(vocab), "classes": classes, "config": cfg,
+             "card": card, "epoch": epoch, "format": "hmllm-response-v1", **(extra or {})}  # fmt: skip
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load(path: str | Path) -> dict:
+    """Read a checkpoint with ``weights_only=True`` (no code from the file is ever executed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint {path} not found; train one with `hmllm train` or pass checkpoint=<path>")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt or foreign files
+        raise DataError(f"{path} is not a readable hmllm checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("format") != "hmllm-response-v1":
+        raise DataError(f"{path} is not an hmllm response-model checkpoint (format {state.get('format') if isinstance(state, dict) else type(state).__name__})")
+    return state

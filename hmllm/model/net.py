@@ -1,0 +1,114 @@
+"""The response model: shot encoder × audience encoder → hypergraph fusion → heads.
+
+Vertices are (shot, audience-group) cells of a batch of ads. Signal embeddings (group-mean EEG and
+gaze features) are alignment partners at training time only: an InfoNCE loss pulls each cell's
+embedding towards its own signal embedding, so the video representation learns what the brain and
+eyes responded to; at inference no signal is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hmllm.model.hypergraph import HGNNConv, audience_edges, incidence, semantic_edges, temporal_edges
+
+N_CLASSES = {"en": 2, "em": 3, "emr": 2}
+
+
+@dataclass
+class Batch:
+    """Cells of a batch of ads; shapes in comments (N cells, F features, A ads)."""
+
+    feats: torch.Tensor  # (N, F) standardised shot features
+    audience: torch.Tensor  # (N, G) one-hot audience attributes
+    ad: torch.Tensor  # (N,) ad index within the batch
+    shot: torch.Tensor  # (N,)
+    group: torch.Tensor  # (N,) group index
+    gender: torch.Tensor  # (N,)
+    age: torch.Tensor  # (N,)
+    classes: dict[str, torch.Tensor]  # index -> (N,) class (-1 missing)
+    values: torch.Tensor  # (N, 3) continuous en, em, emr (NaN missing)
+    signals: torch.Tensor | None  # (N, S) standardised signal features (NaN -> 0) or None
+    saliency: torch.Tensor | None  # (N, H*W) target maps or None
+    ad_targets: torch.Tensor  # (A, 2) logit CTR, logit completion (NaN missing)
+
+
+def mlp(n_in: int, dim: int, dropout: float) -> nn.Sequential:
+    """Two-layer perceptron with GELU and dropout."""
+    return nn.Sequential(nn.Linear(n_in, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, dim))
+
+
+class ResponseModel(nn.Module):
+    """Hypergraph (or late-fusion / video-only) model of per-shot, per-audience responses.
+
+    Parameters mirror ``configs/model/*.yaml``: ``fusion`` (hypergraph | late | none), which
+    hyperedge families are on, whether the audience is used, the alignment weight, the saliency map
+    size, and widths.
+    """
+
+    def __init__(self, n_features: int, n_audience: int, n_signals: int, cfg: dict, saliency_hw: tuple[int, int]):
+        super().__init__()
+        d, p = int(cfg["dim"]), float(cfg["dropout"])
+        self.cfg = cfg
+        self.shot_enc = mlp(n_features, d, p)
+        self.use_audience = bool(cfg["use_audience"])
+        self.aud_enc = mlp(n_audience, d, p)
+        self.cell = mlp(2 * d, d, p)
+        self.fusion = cfg["fusion"]
+        self.convs = nn.ModuleList([HGNNConv(d, p) for _ in range(int(cfg["layers"]))])
+        self.cls_heads = nn.ModuleDict({k: nn.Linear(d, n) for k, n in N_CLASSES.items()})
+        self.aud_heads = nn.ModuleDict({k: nn.Linear(d, n) for k, n in N_CLASSES.items()})  # late fusion
+        self.reg_head = nn.Linear(d, 6)  # mean and log-variance of en, em, emr
+        self.hw = saliency_hw
+        self.sal_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, saliency_hw[0] * saliency_hw[1]))
+        self.ad_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 2))
+        self.sig_enc = mlp(n_signals, d, p) if n_signals else None
+        self.temperature = float(cfg["align_temperature"])
+
+    def embed(self, b: Batch) -> torch.Tensor:
+        """Cell embeddings (N, D) after fusion."""
+        s = self.shot_enc(b.feats)  # (N, D)
+        a = self.aud_enc(b.audience) if self.use_audience else torch.zeros_like(s)
+        x = self.cell(torch.cat([s, a], dim=-1)) if self.fusion != "late" else s
+        if self.fusion == "hypergraph":
+            e = self.cfg["edges"]
+            edges = []
+            if e["temporal"]:
+                edges += temporal_edges(b.ad, b.shot, b.group, int(self.cfg["temporal_window"]))
+            if e["audience"] and self.use_audience:
+                edges += audience_edges(b.ad, b.shot, b.gender, b.age)
+            if e["semantic"]:
+                edges += semantic_edges(s, b.group, int(self.cfg["semantic_k"]))
+            h = incidence(edges, x.shape[0]).to(x.dtype)  # (N, E)
+            for conv in self.convs:
+                x = conv(x, h)
+        return x
+
+    def forward(self, b: Batch) -> dict[str, torch.Tensor]:
+        """Logits per index (N, C), value mean/log-var (N, 3), saliency logits (N, H*W), ad (A, 2)."""
+        x = self.embed(b)
+        out = {f"logits_{k}": head(x) for k, head in self.cls_heads.items()}
+        if self.fusion == "late" and self.use_audience:
+            a = self.aud_enc(b.audience)
+            for k, head in self.aud_heads.items():
+                out[f"logits_{k}"] = out[f"logits_{k}"] + head(a)
+        reg = self.reg_head(x)
+        out["value"], out["log_var"] = reg[:, :3], reg[:, 3:].clamp(-6, 6)
+        out["saliency"] = self.sal_head(x)
+        n_ads = int(b.ad.max()) + 1
+        pooled = torch.zeros(n_ads, x.shape[1], dtype=x.dtype).index_add_(0, b.ad, x)
+        pooled = pooled / torch.bincount(b.ad, minlength=n_ads).clamp(min=1)[:, None].to(x.dtype)
+        out["ad"] = self.ad_head(pooled)
+        out["embedding"] = x
+        return out
+
+    def align_loss(self, x: torch.Tensor, signals: torch.Tensor) -> torch.Tensor:
+        """InfoNCE between cell embeddings and their own signal embeddings (both directions)."""
+        z1 = nn.functional.normalize(x, dim=-1)
+        z2 = nn.functional.normalize(self.sig_enc(signals), dim=-1)
+        logits = z1 @ z2.T / self.temperature
+        target = torch.arange(len(x))
+        return 0.5 * (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.T, target))
