@@ -32,7 +32,7 @@ import httpx
 import numpy as np
 
 TOKEN = "bench-token-0123456789abcdef"
-HERE = Path(__file__).resolve().parent
+_MAX_TRIES = 600  # connection retries per upload, 0.1 s apart (covers a restart of ~60 s)
 
 
 def _free_port() -> int:
@@ -75,6 +75,7 @@ class Server:
             str(hmllm), "serve", f"paths.data_root={data_root}", f"serve.port={port}",
             f"serve.workers={args.workers}", f"serve.scorer={args.scorer}",
             f"serve.audiences=[{','.join(args.audiences)}]", "serve.poll_interval_s=0.2",
+            f"serve.dryrun_seconds_per_video={args.score_s}",
             "hydra.job_logging.root.level=WARNING", "hydra/hydra_logging=disabled",
         ]  # fmt: skip
         if args.checkpoint:
@@ -90,7 +91,10 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; see server.log")
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/api/health", timeout=1).status_code == 200:
+                if (
+                    httpx.get(f"http://127.0.0.1:{self.port}/api/health", timeout=1).status_code
+                    == 200
+                ):
                     return time.perf_counter() - t0
             except httpx.TransportError:
                 time.sleep(0.1)
@@ -130,7 +134,7 @@ def run_load(args: argparse.Namespace, data_root: Path) -> dict:
     def submit(video: Path) -> None:
         nonlocal retries
         with httpx.Client(timeout=60) as client:
-            for attempt in range(200):  # retried while the server is down (~0.1 s apart)
+            for _ in range(_MAX_TRIES):  # retried while the server is down (~0.1 s apart)
                 try:
                     t0 = time.perf_counter()
                     with open(video, "rb") as f:
@@ -149,7 +153,7 @@ def run_load(args: argparse.Namespace, data_root: Path) -> dict:
                     with lock:
                         retries += 1
                     time.sleep(0.1)
-            raise RuntimeError(f"{video.name}: server unreachable after {attempt + 1} tries")
+            raise RuntimeError(f"{video.name}: server unreachable after {_MAX_TRIES} tries")
 
     def crash_and_restart() -> None:
         half.wait()
@@ -160,6 +164,7 @@ def run_load(args: argparse.Namespace, data_root: Path) -> dict:
         server.kill()
         restart["healthy_s"] = server.start()
         restart["kill_to_healthy_s"] = time.perf_counter() - t_kill
+        restart["requeued"] = httpx.get(f"{base}/api/health", timeout=5).json()["requeued_at_start"]
 
     t_start = time.perf_counter()
     restarter = threading.Thread(target=crash_and_restart, daemon=True) if args.restart else None
@@ -177,7 +182,9 @@ def run_load(args: argparse.Namespace, data_root: Path) -> dict:
     deadline = time.perf_counter() + args.timeout_s
     with httpx.Client(timeout=30) as client:
         while time.perf_counter() < deadline:
-            jobs = {j["id"]: j for j in client.get(f"{base}/api/jobs", headers=headers).json()["jobs"]}
+            jobs = {
+                j["id"]: j for j in client.get(f"{base}/api/jobs", headers=headers).json()["jobs"]
+            }
             now = time.perf_counter()
             for jid in accepted:
                 st = jobs.get(jid, {}).get("status", "missing")
@@ -215,11 +222,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--clients", type=int, default=10, help="concurrent client threads")
     ap.add_argument("--workers", type=int, default=2, help="serve.workers (scoring concurrency)")
     ap.add_argument("--scorer", default="dryrun", choices=["dryrun", "score"])
+    ap.add_argument(
+        "--score-s", type=float, default=0.3, help="dry-run: simulated model s per video"
+    )
     ap.add_argument("--checkpoint", default=None, help="checkpoint for --scorer score")
     ap.add_argument("--audiences", nargs="+", default=["female_26-30", "male_18-25"])
-    ap.add_argument("--no-restart", dest="restart", action="store_false", help="skip the mid-run kill")
+    ap.add_argument(
+        "--no-restart", dest="restart", action="store_false", help="skip the mid-run kill"
+    )
     ap.add_argument("--port", type=int, default=0, help="0 = a free port")
-    ap.add_argument("--timeout-s", type=float, default=600.0, help="give up waiting for jobs after this")
+    ap.add_argument(
+        "--timeout-s", type=float, default=600.0, help="give up waiting for jobs after this"
+    )
     ap.add_argument("--seed", type=int, default=0, help="seed of the generated videos")
     ap.add_argument("--data-root", default=None, help="keep the run here (default: a temp folder)")
     args = ap.parse_args(argv)

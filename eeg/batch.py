@@ -58,7 +58,9 @@ def _participant_job(pid: str, rows: list[dict], root: Path, durations: dict, sh
         path = root / r["eeg_file"]
         stem = f"{pid}_{r['ad_id']}"
         try:
-            h = _hash_file(path) + key
+            # the cache key covers the file, the config and this ad's shot boundaries
+            shots_key = hashlib.sha256(shots[r["ad_id"]][["onset_s", "offset_s"]].to_numpy().tobytes()).hexdigest()[:8]
+            h = _hash_file(path) + key + shots_key
         except OSError:
             h = "missing"
         files = [cache / f"{stem}.{h}.{kind}" for kind in ("second.parquet", "shot.parquet", "quality.json")]

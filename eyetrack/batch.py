@@ -31,7 +31,8 @@ def _job(rows: list[dict], root: Path, durations: dict, shots: dict, cfg: dict, 
         stem = f"{r['participant_id']}_{r['ad_id']}"
         base = {"participant_id": r["participant_id"], "ad_id": r["ad_id"], "file": r["et_file"]}
         try:
-            h = hashlib.sha256(path.read_bytes()).hexdigest()[:16] + key
+            shots_key = hashlib.sha256(shots[r["ad_id"]][["onset_s", "offset_s"]].to_numpy().tobytes()).hexdigest()[:8]
+            h = hashlib.sha256(path.read_bytes()).hexdigest()[:16] + key + shots_key
         except OSError:
             out.append((None, None, None, {**base, "usable": False, "flags": "error", "error": f"{path}: missing"}))
             continue

@@ -168,7 +168,7 @@ def train(cfg) -> dict:
                     if k != "epoch":
                         writer.add_scalar(k, v, epoch)
             card = model_card(cfg, data, best, best_epoch)
-            extra = {"best": best, "best_epoch": best_epoch, "stale": stale}
+            extra = {"best": best, "best_epoch": best_epoch, "stale": stale, "saliency_hw": list(data.saliency_hw)}
             checkpoint.save(run_dir / "last.pt", model, data.vocab, data.classes, plain_cfg, card, epoch=epoch, optimizer=opt, extra=extra)
             if improved:
                 checkpoint.save(run_dir / "best.pt", model, data.vocab, data.classes, plain_cfg, card, epoch=epoch, extra=extra)
@@ -203,7 +203,7 @@ def model_card(cfg, data: PreparedData, best: float, best_epoch: int) -> dict:
         "n_train_ads": len(train_ads), "train_ctr": train_ads["ctr"].dropna().tolist() if "ctr" in train_ads else [],
         "train_completion": train_ads["completion_rate"].dropna().tolist() if "completion_rate" in train_ads else [],
         "best_val_p2_acc": best, "best_epoch": best_epoch, "seed": int(cfg.trainer.seed),
-        "torch": torch.__version__, "classes": {k: v["names"] for k, v in data.classes.items()},
+        "torch": str(torch.__version__), "classes": {k: v["names"] for k, v in data.classes.items()},
         "k_anonymity": int(cfg.audience.k_anonymity) if cfg.get("audience") else 5,
     }  # fmt: skip
 

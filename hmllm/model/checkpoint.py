@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -11,11 +12,21 @@ from hmllm.errors import DataError
 from hmllm.model.data import Vocab
 
 
+def plain(obj):
+    """Deep-copy ``obj`` as JSON-able plain containers (numpy scalars → Python, other objects → str).
+
+    ``torch.load(weights_only=True)`` refuses any non-builtin class, e.g. ``torch.__version__``
+    (a ``TorchVersion``) or a numpy float inside a model card; this keeps checkpoints loadable.
+    """
+    return json.loads(json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
 def save(path: Path, model, vocab: Vocab, classes: dict, cfg: dict, card: dict, *, epoch: int,
          optimizer=None, extra: dict | None = None) -> None:  # fmt: skip
     """Write a checkpoint atomically (temporary file, then rename)."""
-    state = {"state_dict": model.state_dict(), "vocab": asdict(vocab), "classes": classes, "config": cfg,
-             "card": card, "epoch": epoch, "format": "hmllm-response-v1", **(extra or {})}  # fmt: skip
+    state = {"state_dict": model.state_dict(), "vocab": plain(asdict(vocab)), "classes": plain(classes),
+             "config": plain(cfg), "card": plain(card), "epoch": epoch, "format": "hmllm-response-v1",
+             **plain(extra or {})}  # fmt: skip
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
     tmp = path.with_suffix(".tmp")

@@ -13,7 +13,6 @@ checkpoint's groups, files are stored under their sha256, names are sanitised an
 # No `from __future__ import annotations` here: FastAPI must resolve the route annotations, which
 # name dependencies defined inside create_app.
 
-
 import hashlib
 import logging
 import os
@@ -53,9 +52,11 @@ _CSP = (
 
 def _default_scorer(settings: ServeSettings) -> Scorer:
     if settings.scorer == "dryrun":
+        from functools import partial
+
         from hmllm.serve.dryrun import dryrun_score
 
-        return dryrun_score
+        return partial(dryrun_score, seconds_per_video=settings.dryrun_seconds_per_video)
     from hmllm.score import score_ads
 
     return score_ads
@@ -97,11 +98,18 @@ def create_app(
     FastAPI
         The app; ``app.state.store`` and ``app.state.worker`` expose the job store and worker.
     """
-    for d in (settings.data_dir, settings.uploads_dir, settings.results_dir, settings.data_dir / "tmp"):
+    for d in (
+        settings.data_dir,
+        settings.uploads_dir,
+        settings.results_dir,
+        settings.data_dir / "tmp",
+    ):
         d.mkdir(parents=True, exist_ok=True)
     auth = TokenAuth(load_tokens(settings.tokens_file))
     if not auth.users:
-        log.warning("no API tokens configured (serve.tokens_file / HMLLM_TOKENS): nobody can log in")
+        log.warning(
+            "no API tokens configured (serve.tokens_file / HMLLM_TOKENS): nobody can log in"
+        )
     groups = _checkpoint_groups(settings)
     store = JobStore(settings.db_path, max_attempts=settings.max_attempts)
     if store.requeued:
@@ -122,17 +130,26 @@ def create_app(
         summary="Upload a video ad, pick audiences, get the per-shot response report.",
         lifespan=lifespan,
     )
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
         if exc.status_code == 413:  # Starlette says only "Content Too Large": name the setting
             exc = StarletteHTTPException(
-                413, f"upload larger than serve.max_upload_mb ({settings.max_upload_bytes / 2**20:g} MiB)"
+                413,
+                f"upload larger than serve.max_upload_mb ({settings.max_upload_bytes / 2**20:g} MiB)",
             )
         return await http_exception_handler(request, exc)
 
-    app.state.store, app.state.worker, app.state.settings, app.state.groups = store, worker, settings, groups
+    app.state.store, app.state.worker, app.state.settings, app.state.groups = (
+        store,
+        worker,
+        settings,
+        groups,
+    )
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
     )
     env.filters["utc"] = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
     templates = Jinja2Templates(env=env)
@@ -145,7 +162,9 @@ def create_app(
             # Refused before one byte is read, with a message naming the setting; bodies without
             # a Content-Length are cut off mid-stream by the route's max_body_size (also 413).
             return JSONResponse(
-                {"detail": f"upload larger than serve.max_upload_mb ({settings.max_upload_bytes / 2**20:g} MiB)"},
+                {
+                    "detail": f"upload larger than serve.max_upload_mb ({settings.max_upload_bytes / 2**20:g} MiB)"
+                },
                 status_code=413,
                 headers={"Connection": "close"},
             )
@@ -170,7 +189,8 @@ def create_app(
         user = auth.user_for(_token(request))
         if user is None:
             raise HTTPException(
-                401, "missing or invalid API token (send `Authorization: Bearer <token>`)",
+                401,
+                "missing or invalid API token (send `Authorization: Bearer <token>`)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return user
@@ -240,8 +260,8 @@ def create_app(
     # ---- API ------------------------------------------------------------------------------
     @app.get("/api/health", tags=["api"])
     def health() -> dict:
-        """Liveness plus job counts per status (no authentication)."""
-        return {"ok": True, "jobs": store.counts()}
+        """Liveness, job counts per status, and jobs requeued at start-up (no authentication)."""
+        return {"ok": True, "jobs": store.counts(), "requeued_at_start": store.requeued}
 
     @app.get("/api/audiences", tags=["api"])
     def list_audiences(user: Annotated[str, Depends(api_user)]) -> dict:
@@ -253,7 +273,9 @@ def create_app(
     @app.post("/api/jobs", status_code=202, tags=["api"], max_body_size=settings.max_upload_bytes)
     async def submit(
         user: Annotated[str, Depends(api_user)],
-        file: Annotated[UploadFile, File(description="the video ad (container sniffed from bytes)")],
+        file: Annotated[
+            UploadFile, File(description="the video ad (container sniffed from bytes)")
+        ],
         audiences: Annotated[list[str], Form(description="audience ids; none = all")] = [],  # noqa: B006
     ) -> JSONResponse:
         """Upload one video and queue a scoring job for the chosen audiences."""
@@ -261,7 +283,9 @@ def create_app(
         up, name = await run_in_threadpool(_ingest, file)
         job = store.create_job(user, [up.sha256], name, chosen)
         worker.notify()
-        return JSONResponse(job.public(), status_code=202, headers={"Location": f"/api/jobs/{job.id}"})
+        return JSONResponse(
+            job.public(), status_code=202, headers={"Location": f"/api/jobs/{job.id}"}
+        )
 
     @app.get("/api/jobs", tags=["api"])
     def jobs(user: Annotated[str, Depends(api_user)]) -> dict:
@@ -312,7 +336,11 @@ def create_app(
             )
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
-            COOKIE, token, httponly=True, samesite="strict", secure=settings.cookie_secure,
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=settings.cookie_secure,
             max_age=7 * 24 * 3600,
         )
         return response
@@ -328,8 +356,13 @@ def create_app(
         user = page_user(request)
         if user is None:
             return _login_redirect()
-        return _page(request, "upload.html", user=user, groups=groups,
-                     max_mb=settings.max_upload_bytes / 2**20)
+        return _page(
+            request,
+            "upload.html",
+            user=user,
+            groups=groups,
+            max_mb=settings.max_upload_bytes / 2**20,
+        )
 
     @app.get("/jobs", response_class=HTMLResponse, include_in_schema=False)
     def history_page(request: Request) -> Any:

@@ -41,7 +41,9 @@ class TokenAuth:
             if key.startswith("sha256:"):
                 digest = key.removeprefix("sha256:").lower()
                 if not _HEX.match(digest):
-                    raise ConfigError(f"token entry {key[:15]}... is not 'sha256:' + 64 hex digits.")
+                    raise ConfigError(
+                        f"token entry {key[:15]}... is not 'sha256:' + 64 hex digits."
+                    )
             else:
                 if len(key) < _MIN_TOKEN_CHARS:
                     raise ConfigError(
@@ -83,9 +85,13 @@ def load_tokens(tokens_file: Path | None, env: str | None = None) -> dict[str, s
         try:
             data = json.loads(Path(tokens_file).read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"serve.tokens_file={str(tokens_file)!r} is not valid JSON ({exc}).") from None
+            raise ConfigError(
+                f"serve.tokens_file={str(tokens_file)!r} is not valid JSON ({exc})."
+            ) from None
         if not isinstance(data, dict):
-            raise ConfigError(f"serve.tokens_file={str(tokens_file)!r} must hold a JSON object token -> user.")
+            raise ConfigError(
+                f"serve.tokens_file={str(tokens_file)!r} must hold a JSON object token -> user."
+            )
         tokens.update({str(k): v for k, v in data.items()})
     env = os.environ.get("HMLLM_TOKENS") if env is None else env
     if env:

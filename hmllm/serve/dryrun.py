@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -45,6 +46,7 @@ def dryrun_score(
     out_dir: Path,
     cfg: Any = None,
     segment_s: float = 2.0,
+    seconds_per_video: float = 0.0,
 ) -> list[Path]:
     """Write a probe-only ``result.json`` + ``index.html`` per video into ``out_dir``.
 
@@ -62,6 +64,8 @@ def dryrun_score(
         Ignored.
     segment_s : float
         Length of the stand-in segments, s.
+    seconds_per_video : float
+        Simulated model time per video, s (sleeps; lets load tests have jobs in flight).
 
     Returns
     -------
@@ -72,6 +76,7 @@ def dryrun_score(
 
     results = []
     for video in videos:
+        time.sleep(seconds_per_video)
         folder = out_dir if len(videos) == 1 else out_dir / video.stem
         folder.mkdir(parents=True, exist_ok=True)
         with av.open(str(video)) as c:
@@ -80,7 +85,11 @@ def dryrun_score(
             fps = float(stream.average_rate or 0)
         n = max(1, int(-(-duration_s // segment_s)))
         shots = [
-            {"shot": i, "onset_s": round(i * segment_s, 3), "offset_s": round(min((i + 1) * segment_s, duration_s), 3)}
+            {
+                "shot": i,
+                "onset_s": round(i * segment_s, 3),
+                "offset_s": round(min((i + 1) * segment_s, duration_s), 3),
+            }
             for i in range(n)
         ]
         result = {
@@ -92,7 +101,14 @@ def dryrun_score(
         path = folder / "result.json"
         path.write_text(json.dumps(result, indent=2))
         src = quote(os.path.relpath(video, folder).replace(os.sep, "/"))
-        html = _REPORT.render(name=video.name, duration_s=duration_s, fps=fps, audiences=audiences, shots=shots, src=src)
+        html = _REPORT.render(
+            name=video.name,
+            duration_s=duration_s,
+            fps=fps,
+            audiences=audiences,
+            shots=shots,
+            src=src,
+        )
         (folder / "index.html").write_text(html)
         results.append(path)
     return results

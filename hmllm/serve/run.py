@@ -24,5 +24,7 @@ def run(cfg: DictConfig) -> None:
 
     settings = ServeSettings.from_cfg(cfg)
     app = create_app(settings)
-    log.info("hmllm serve on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir)
+    log.info(
+        "hmllm serve on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

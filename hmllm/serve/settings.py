@@ -36,6 +36,8 @@ class ServeSettings:
         Allowed audience ids; ``None`` reads them from the checkpoint's groups.
     scorer : str
         ``"score"`` (real model) or ``"dryrun"`` (probe-only report, for tests and the bench).
+    dryrun_seconds_per_video : float
+        Simulated model time per video of the dry-run scorer, s (lets the bench have jobs in flight).
     tokens_file : Path or None
         JSON ``{token-or-"sha256:<hex>": user}``; env ``HMLLM_TOKENS`` adds ``token:user,...``.
     """
@@ -49,13 +51,14 @@ class ServeSettings:
     checkpoint: Path | None = None
     audiences: tuple[str, ...] | None = None
     scorer: str = "score"
+    dryrun_seconds_per_video: float = 0.0
     tokens_file: Path | None = None
     cookie_secure: bool = False
     allowed_containers: tuple[str, ...] = ("mov", "mp4", "matroska", "webm", "avi")
     allowed_codecs: tuple[str, ...] = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4")
     host: str = "127.0.0.1"
     port: int = 8765
-    score_cfg: Any = field(default=None, compare=False)
+    score_cfg: dict | None = field(default=None, compare=False)  # scorer settings (None: its defaults)
 
     def __post_init__(self) -> None:
         checks = [
@@ -65,6 +68,12 @@ class ServeSettings:
             ("max_attempts", self.max_attempts >= 1, self.max_attempts, "an integer >= 1"),
             ("max_duration_s", self.max_duration_s > 0, self.max_duration_s, "> 0"),
             ("scorer", self.scorer in _SCORERS, self.scorer, f"one of {_SCORERS}"),
+            (
+                "dryrun_seconds_per_video",
+                self.dryrun_seconds_per_video >= 0,
+                self.dryrun_seconds_per_video,
+                ">= 0",
+            ),
             ("port", 0 <= self.port < 65536, self.port, "0..65535"),
         ]
         for name, ok, value, allowed in checks:
@@ -104,7 +113,9 @@ class ServeSettings:
         try:
             workers, max_mb = int(workers), float(max_mb)
         except ValueError as exc:
-            raise ConfigError(f"serve.workers / serve.max_upload_mb must be numbers ({exc}).") from None
+            raise ConfigError(
+                f"serve.workers / serve.max_upload_mb must be numbers ({exc})."
+            ) from None
         return cls(
             data_dir=resolve_path(data_dir),
             max_upload_bytes=int(max_mb * 2**20),
@@ -115,11 +126,42 @@ class ServeSettings:
             checkpoint=resolve_path(s.checkpoint) if s.checkpoint else None,
             audiences=tuple(str(a) for a in s.audiences) if s.audiences is not None else None,
             scorer=str(s.scorer),
+            dryrun_seconds_per_video=float(s.dryrun_seconds_per_video),
             tokens_file=resolve_path(s.tokens_file) if s.tokens_file else None,
             cookie_secure=bool(s.cookie_secure),
             allowed_containers=tuple(str(c) for c in s.allowed_containers),
             allowed_codecs=tuple(str(c) for c in s.allowed_codecs),
             host=str(s.host),
             port=int(s.port),
-            score_cfg=cfg,
+            score_cfg=score_config(cfg) if str(s.scorer) == "score" else None,
         )
+
+
+def score_config(cfg: Any) -> dict:
+    """The scorer's settings: ``configs/score.yaml``'s ``score_cfg`` for this data root, resolved.
+
+    Composed from the ``score`` command's own config (not copied here) so the two never drift;
+    ``serve.score_overrides`` (server-side Hydra overrides) adjust it, progress bars are off.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from hmllm.paths import config_dir
+
+    overrides = [
+        f"paths.data_root={cfg.paths.data_root}",
+        "score_cfg.progress=false",
+        *[str(o) for o in cfg.serve.get("score_overrides", [])],
+    ]
+    try:
+        if GlobalHydra.instance().is_initialized():  # inside `hmllm serve`: Hydra knows configs/
+            composed = compose(config_name="score", overrides=overrides)
+        else:
+            with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
+                composed = compose(config_name="score", overrides=overrides)
+        return OmegaConf.to_container(composed.score_cfg, resolve=True)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"serve.score_overrides={overrides[2:]} do not compose with configs/score.yaml: {exc}") from None

@@ -144,7 +144,11 @@ class JobStore:
             db.execute(
                 "UPDATE jobs SET status='failed', finished=?, error=? "
                 "WHERE status='running' AND attempts>=?",
-                (time.time(), "the scorer stopped while running this job too many times", self.max_attempts),
+                (
+                    time.time(),
+                    "the scorer stopped while running this job too many times",
+                    self.max_attempts,
+                ),
             )
             n = db.execute(
                 "UPDATE jobs SET status='queued', started=NULL WHERE status='running'"
@@ -155,7 +159,9 @@ class JobStore:
     def ensure_user(self, name: str) -> None:
         """Create the user row if missing."""
         with self._connect() as db:
-            db.execute("INSERT OR IGNORE INTO users(name, created) VALUES (?, ?)", (name, time.time()))
+            db.execute(
+                "INSERT OR IGNORE INTO users(name, created) VALUES (?, ?)", (name, time.time())
+            )
 
     def add_upload(self, up: Upload) -> None:
         """Record an upload blob (idempotent: same bytes, same row)."""
@@ -175,7 +181,9 @@ class JobStore:
             ).fetchone()
         return Upload(**dict(row)) if row else None
 
-    def create_job(self, user: str, upload_ids: list[str], filename: str, audiences: list[str]) -> Job:
+    def create_job(
+        self, user: str, upload_ids: list[str], filename: str, audiences: list[str]
+    ) -> Job:
         """Queue a new job and return it."""
         self.ensure_user(user)
         job_id = uuid.uuid4().hex
@@ -183,7 +191,14 @@ class JobStore:
             db.execute(
                 "INSERT INTO jobs(id, user, upload_ids, filename, audiences, status, created)"
                 " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                (job_id, user, json.dumps(upload_ids), filename, json.dumps(audiences), time.time()),
+                (
+                    job_id,
+                    user,
+                    json.dumps(upload_ids),
+                    filename,
+                    json.dumps(audiences),
+                    time.time(),
+                ),
             )
         job = self.get_job(job_id)
         if job is None:  # pragma: no cover - the insert above committed
@@ -231,7 +246,9 @@ class JobStore:
             db.execute("COMMIT")
         return _job(row) if row else None
 
-    def finish(self, job_id: str, *, result_path: str | None = None, error: str | None = None) -> None:
+    def finish(
+        self, job_id: str, *, result_path: str | None = None, error: str | None = None
+    ) -> None:
         """Mark a running job ``done`` (with its report path) or ``failed`` (with an error)."""
         status = "failed" if error is not None else "done"
         with self._connect() as db:

@@ -1,10 +1,11 @@
 """Simulate one eye-tracking recording and write it as EyeLink ASC or Tobii Pro Lab TSV.
 
-Gaze alternates fixations and saccades. At each fixation the viewer looks at the video with
-probability equal to the latent attention; on-video fixations scatter around the shot's salient
-point (less when attention is high), the others land in the letterbox bars, off the screen, or are
-lost. Blinks are short gaps of missing data. So the on-video fraction of time (EMR) follows the
-latent attention, and the truth fixations are stored beside the data.
+Gaze alternates fixations and saccades. The share of time the viewer looks at the video follows
+the latent attention (off-video fixations are placed by error diffusion); on-video fixations
+scatter around the shot's salient point (less when attention is high), the others land in the
+letterbox bars, off the screen, or are lost. Blinks are short gaps of missing data. So the
+on-video fraction of time (EMR) follows the latent attention, and the truth fixations are stored
+beside the data.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def simulate_gaze(attention: np.ndarray, shots: pd.DataFrame, duration_s: float,
     onsets = shots["onset_s"].to_numpy()
     fixations = []
     cur = rng.uniform(0, 0.2)
+    # error diffusion: off-video time accumulates as (1 - attention) x duration and is spent in
+    # whole fixations, so the on-video share of any window tracks the latent attention closely
+    # instead of being dominated by coin-flip noise over the few fixations of a short shot
+    debt = rng.uniform(0, 0.3)
     px, py = x0 + vw / 2, y0 + vh / 2
     while cur < total:
         dur = rng.uniform(*g["fixation_s"])
@@ -61,7 +66,10 @@ def simulate_gaze(attention: np.ndarray, shots: pd.DataFrame, duration_s: float,
             a = float(attention[min(len(attention) - 1, int(tv * GRID_HZ))])
             k = int(np.searchsorted(onsets, tv, side="right") - 1)
             sx, sy = float(shots["salient_x"].iloc[k]), float(shots["salient_y"].iloc[k])
-        on_video = rng.random() < a
+        debt += (1 - a) * dur
+        on_video = debt < 0.5 * dur
+        if not on_video:
+            debt -= dur
         if on_video:
             disp = g["dispersion"][0] + (g["dispersion"][1] - g["dispersion"][0]) * (1 - a)
             fx = np.clip(sx + rng.normal(0, disp), 0.01, 0.99) * vw + x0

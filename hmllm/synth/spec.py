@@ -7,11 +7,15 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hmllm.errors import ConfigError
+from hmllm.synth.world import CONTENT, INDICES
 
 KNOWN_ATTRIBUTE_VALUES = {
     "gender": {"male", "female"},
     "age_band": {"under20", "21-25", "26-30", "31-35", "36-40", "41-45", "46-50", "over50"},
+    "city_tier": {"tier1", "tier2", "tier3", "tier4"},
 }
+# audience coordinates the content x audience interactions may use (see world.audience_vector)
+AUDIENCE_TERMS = ("female", "age", "tier")
 EEG_FORMATS = {"edf": "EDF", "brainvision": "BrainVision"}
 GAZE_FORMATS = ("eyelink_asc", "tobii_tsv")
 
@@ -31,6 +35,31 @@ def _range(d: dict, key: str, path: str, lo: float = 0.0) -> tuple[float, float]
     if not (lo <= a <= b):
         raise ConfigError(f"{path}.{key} must satisfy {lo} <= low <= high, got {value!r}")
     return a, b
+
+
+def _check_effects(s: dict) -> None:
+    """Reject effect and interaction names the generative model does not know."""
+    for table in ("effects", "interactions"):
+        missing = [i for i in INDICES if i not in s[table]]
+        if missing:
+            raise ConfigError(f"synth.{table} lacks {missing}; give each an entry (may be {{}})")
+        for index, terms in s[table].items():
+            if index not in INDICES:
+                raise ConfigError(
+                    f"synth.{table}.{index}: unknown latent index; allowed: {list(INDICES)}"
+                )
+            for name in terms or {}:
+                feat, _, attr = str(name).partition("*")
+                if table == "interactions" and (not attr or attr not in AUDIENCE_TERMS):
+                    raise ConfigError(
+                        f"synth.interactions.{index}.{name}: write <content>*<audience> with "
+                        f"audience one of {list(AUDIENCE_TERMS)}"
+                    )
+                if feat not in CONTENT or (table == "effects" and attr):
+                    raise ConfigError(
+                        f"synth.{table}.{index}.{name}: unknown content feature {feat!r}; "
+                        f"allowed: {list(CONTENT)}"
+                    )
 
 
 def validate(cfg: DictConfig) -> dict[str, Any]:
@@ -85,6 +114,7 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
             or abs(sum(map(float, dist.values())) - 1) > 1e-6
         ):
             raise ConfigError(f"synth.attributes.{name} probabilities must be >= 0 and sum to 1")
+    _check_effects(s)
     bad = [f for f in s["eeg"]["formats"] if f not in EEG_FORMATS]
     if bad:
         raise ConfigError(f"synth.eeg.formats has unknown {bad}; allowed: {sorted(EEG_FORMATS)}")

@@ -64,8 +64,20 @@ def text_area_fraction(gray: np.ndarray) -> float:
     return float(area / (h * w))
 
 
-def frame_stats(rgb: np.ndarray, min_face_frac: float) -> dict[str, float]:
-    """Colour, brightness, edges, faces and text of one RGB frame."""
+def detect_faces(gray: np.ndarray, min_face_frac: float, scale_factor: float) -> tuple[int, float]:
+    """Number of frontal faces (OpenCV Haar cascade) and the frame fraction they cover."""
+    h = gray.shape[0]
+    faces = _face_cascade().detectMultiScale(
+        gray, scale_factor, 4, minSize=(int(h * min_face_frac),) * 2
+    )
+    area = float(sum(fw * fh for _, _, fw, fh in faces) / gray.size) if len(faces) else 0.0
+    return len(faces), area
+
+
+def frame_stats(rgb: np.ndarray) -> dict[str, float]:
+    """Colour, brightness, edges and text of one RGB frame (faces: :func:`detect_faces`)."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    rgb = rgb[::2, ::2]  # colour statistics need no full resolution: every 2nd pixel (4x faster)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)
     hue = hsv[..., 0] / 180 * 2 * np.pi
     sat, val = hsv[..., 1] / 255, hsv[..., 2] / 255
@@ -74,16 +86,11 @@ def frame_stats(rgb: np.ndarray, min_face_frac: float) -> dict[str, float]:
     colourful = np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(
         rg.mean() ** 2 + yb.mean() ** 2
     )
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    h = gray.shape[0]
-    faces = _face_cascade().detectMultiScale(gray, 1.1, 4, minSize=(int(h * min_face_frac),) * 2)
-    face_area = float(sum(fw * fh for _, _, fw, fh in faces) / gray.size) if len(faces) else 0.0
     return {
         "hue_sin": float((np.sin(hue) * sat).mean()), "hue_cos": float((np.cos(hue) * sat).mean()),
         "saturation": float(sat.mean()), "brightness": float(val.mean()),
         "brightness_sd": float(val.std()), "colourfulness": float(colourful / 255),
         "edge_density": float((cv2.Canny(gray, 80, 160) > 0).mean()),
-        "face_count": float(len(faces)), "face_area": face_area,
         "text_area": text_area_fraction(gray),
     }  # fmt: skip
 
@@ -123,7 +130,12 @@ def handcrafted(
     for k, sh in enumerate(shots.itertuples()):
         sl = slice(start, start + len(idx[k]))
         start = sl.stop
-        stats = pd.DataFrame([frame_stats(f, float(cfg["min_face_frac"])) for f in now[sl]]).mean()
+        stats = pd.DataFrame([frame_stats(f) for f in now[sl]]).mean()
+        # faces on the shot's middle sample only: the cascade costs more than all other features
+        mid = cv2.cvtColor(now[sl][len(idx[k]) // 2], cv2.COLOR_RGB2GRAY)
+        n_faces, face_area = detect_faces(
+            mid, float(cfg["min_face_frac"]), float(cfg["face_scale_factor"])
+        )
         motion = float(
             np.abs(now[sl].astype(np.float32) - after[sl].astype(np.float32)).mean() / 255
         )
@@ -134,7 +146,8 @@ def handcrafted(
                 (shots["onset_s"] > centre - window / 2) & (shots["onset_s"] < centre + window / 2)
             ).sum()
         )
-        row = {"shot": int(sh.shot), **stats.to_dict(), "motion": motion,
+        row = {"shot": int(sh.shot), **stats.to_dict(), "face_count": float(n_faces),
+               "face_area": face_area, "motion": motion,
                "duration_s": float(sh.offset_s - sh.onset_s), "position": centre / max(duration, 1e-9),
                "cut_rate_per_10s": n_cuts * 10.0 / window}  # fmt: skip
         if audio is not None and audio.size:

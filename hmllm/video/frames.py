@@ -20,7 +20,7 @@ def _reader(path: Path, size: tuple[int, int] | None = None):
         if size:
             return decord.VideoReader(str(path), width=size[0], height=size[1], num_threads=1)
         return decord.VideoReader(str(path), num_threads=1)
-    except decord.DECORDError as exc:
+    except (decord.DECORDError, RuntimeError) as exc:  # decord raises RuntimeError on bad files
         raise DataError(
             f"{path.name}: decord cannot open the video ({str(exc).splitlines()[0]}); "
             "re-export it as an mp4 (H.264)"
@@ -37,6 +37,31 @@ def _rotated(path: Path) -> bool:
             return bool(frame is not None and (getattr(frame, "rotation", 0) or 0) % 360)
     except av.error.FFmpegError:
         return False
+
+
+def _sample_pyav(path: Path, idx: np.ndarray) -> np.ndarray:
+    """Fallback decoder (PyAV, sequential) for streams decord cannot copy out; rotation applied."""
+    import av
+
+    wanted = set(int(i) for i in idx)
+    got: dict[int, np.ndarray] = {}
+    try:
+        with av.open(str(path)) as c:
+            for k, frame in enumerate(c.decode(video=0)):
+                if k in wanted:
+                    arr = frame.to_ndarray(format="rgb24")
+                    rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+                    got[k] = np.ascontiguousarray(np.rot90(arr, rot // 90)) if rot else arr
+                if k >= max(wanted):
+                    break
+    except av.error.FFmpegError as exc:
+        if not got:
+            raise DataError(f"{path.name}: frames could not be decoded ({exc}); the stream is "
+                            "probably truncated or corrupt — re-export the ad") from None  # fmt: skip
+    last = max(got) if got else None
+    if last is None:
+        raise DataError(f"{path.name}: no decodable frame; re-export the ad")
+    return np.stack([got.get(int(i), got[last]) for i in idx])
 
 
 def video_size(path: str | Path) -> tuple[int, int]:
@@ -120,12 +145,9 @@ def sample_frames(
     idx = np.clip(np.asarray(indices, int).reshape(-1), 0, total - 1)
     try:
         frames = vr.get_batch(list(idx)).asnumpy()
-    except Exception as exc:  # noqa: BLE001 - decord raises bare DECORDError/RuntimeError mid-stream
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(
-            f"{path.name}: frames {idx.min()}-{idx.max()} could not be decoded ({msg}); the stream "
-            "is probably truncated or corrupt — re-export the ad"
-        ) from None
+    except Exception:  # noqa: BLE001 - decord raises bare DECORDError/RuntimeError on odd strides
+        frames = _sample_pyav(path, idx)  # e.g. widths whose row padding decord cannot copy
+        cv_resize = size is not None
     if cv_resize:
         frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
     return frames

@@ -98,7 +98,10 @@ def embed_texts(texts: list[str], model_path: str | Path | None = None) -> np.nd
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(path), device="cpu")
-    dim = int(model.get_sentence_embedding_dimension())
+    get_dim = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
+    dim = int(get_dim())
     out = np.zeros((len(texts), dim), np.float32)
     keep = [i for i, t in enumerate(texts) if t.strip()]
     if keep:

@@ -12,7 +12,9 @@ import pytest
 TOKENS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789ab"}
 
 
-def write_mp4(path: Path, *, seconds: float = 3.0, fps: int = 10, size: int = 64, seed: int = 0) -> Path:
+def write_mp4(
+    path: Path, *, seconds: float = 3.0, fps: int = 10, size: int = 64, seed: int = 0
+) -> Path:
     """Encode a small H.264 mp4 with PyAV: flat colour blocks that change every second."""
     import av
 

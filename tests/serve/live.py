@@ -13,7 +13,9 @@ def live_server(app, *, timeout_s: float = 20.0) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 (free port) and yield its base URL; stop it on exit."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

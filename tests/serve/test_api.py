@@ -32,9 +32,13 @@ def test_upload_job_result_roundtrip(client, mp4):
     assert len(result["shots"]) == 3  # 3 s at 1 s segments
     report = client.get(done["report_url"], headers=auth("alice"))
     assert report.status_code == 200 and "<video" in report.text
-    video = client.get(f"/jobs/{job['id']}/files/input/ad.mp4", headers={**auth("alice"), "Range": "bytes=0-99"})
+    video = client.get(
+        f"/jobs/{job['id']}/files/input/ad.mp4", headers={**auth("alice"), "Range": "bytes=0-99"}
+    )
     assert video.status_code == 206 and len(video.content) == 100
-    assert [j["id"] for j in client.get("/api/jobs", headers=auth("alice")).json()["jobs"]] == [job["id"]]
+    assert [j["id"] for j in client.get("/api/jobs", headers=auth("alice")).json()["jobs"]] == [
+        job["id"]
+    ]
 
 
 def test_uploads_are_content_addressed(client, mp4, settings):
@@ -55,7 +59,9 @@ def test_no_audience_means_all(client, mp4):
 
 
 def test_audiences_endpoint(client):
-    assert client.get("/api/audiences", headers=auth("bob")).json() == {"audiences": ["female_26-30", "male_18-25"]}
+    assert client.get("/api/audiences", headers=auth("bob")).json() == {
+        "audiences": ["female_26-30", "male_18-25"]
+    }
 
 
 def test_scorer_failure_is_reported(client, mp4):
@@ -98,9 +104,17 @@ def test_too_large_streamed_without_length_is_413(client):
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": "/api/jobs", "raw_path": b"/api/jobs", "query_string": b"",
-        "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/jobs",
+        "raw_path": b"/api/jobs",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
         "headers": [
             (b"authorization", f"Bearer {TOKENS['alice']}".encode()),
             (b"content-type", b"multipart/form-data; boundary=xx"),
@@ -173,7 +187,11 @@ def test_request_cannot_smuggle_config(client, mp4):
         r = client.post(
             "/api/jobs",
             files={"file": ("ad.mp4", f, "video/mp4")},
-            data={"audiences": ["female_26-30"], "_target_": "os.system", "checkpoint": "/etc/passwd"},
+            data={
+                "audiences": ["female_26-30"],
+                "_target_": "os.system",
+                "checkpoint": "/etc/passwd",
+            },
             headers=auth("alice"),
         )
     assert r.status_code == 202
@@ -194,15 +212,19 @@ def test_missing_or_invalid_token_is_401(client, mp4, headers):
 def test_other_users_job_is_404(client, mp4):
     job = upload(client, mp4, user="alice").json()
     wait_done(client, job["id"])
-    for url in (f"/api/jobs/{job['id']}", f"/api/jobs/{job['id']}/result", f"/jobs/{job['id']}",
-                f"/jobs/{job['id']}/files/index.html"):
+    for url in (
+        f"/api/jobs/{job['id']}",
+        f"/api/jobs/{job['id']}/result",
+        f"/jobs/{job['id']}",
+        f"/jobs/{job['id']}/files/index.html",
+    ):
         assert client.get(url, headers=auth("bob")).status_code == 404, url
     assert client.get("/api/jobs/0123456789abcdef", headers=auth("bob")).status_code == 404
     assert client.get("/api/jobs", headers=auth("bob")).json() == {"jobs": []}
 
 
 def test_xss_filename_is_escaped(client, mp4):
-    evil = '<img src=x onerror=alert(1)><script>alert(2)</script>.mp4'
+    evil = "<img src=x onerror=alert(1)><script>alert(2)</script>.mp4"
     job = upload(client, mp4, name=evil).json()
     for url in ("/jobs", f"/jobs/{job['id']}"):
         page = client.get(url, headers=auth("alice"))
@@ -218,7 +240,10 @@ def test_templates_escape_even_unsanitised_names(client):
     for url in ("/jobs", f"/jobs/{job.id}", "/compare"):
         page = client.get(url, headers=auth("alice")).text
         assert "<script>alert" not in page and "<img src=x" not in page, url
-    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in client.get(f"/jobs/{job.id}", headers=auth("alice")).text
+    assert (
+        "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
+        in client.get(f"/jobs/{job.id}", headers=auth("alice")).text
+    )
 
 
 def test_xss_in_sanitiser_and_template_both():
@@ -248,4 +273,21 @@ def test_login_cookie_flow(client):
 
 def test_openapi_lists_api(client):
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result", "/api/audiences"} <= set(paths)
+    assert {
+        "/api/jobs",
+        "/api/jobs/{job_id}",
+        "/api/jobs/{job_id}/result",
+        "/api/audiences",
+    } <= set(paths)
+
+
+def test_compare_page_embeds_both_reports(client, mp4):
+    a = upload(client, mp4, name="first.mp4").json()
+    b = upload(client, mp4, name="second.mp4", audiences=("male_18-25",)).json()
+    wait_done(client, a["id"])
+    wait_done(client, b["id"])
+    page = client.get(f"/compare?a={a['id']}&b={b['id']}", headers=auth("alice"))
+    assert page.status_code == 200
+    assert page.text.count("<iframe") == 2
+    assert f"/jobs/{a['id']}/files/index.html" in page.text and f"/jobs/{b['id']}/files/index.html" in page.text
+    assert client.get(f"/compare?a={a['id']}", headers=auth("bob")).status_code == 404

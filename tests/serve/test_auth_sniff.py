@@ -8,7 +8,11 @@ from hmllm.errors import ConfigError
 from hmllm.serve.auth import TokenAuth, hash_token, load_tokens
 from hmllm.serve.sniff import UnsupportedMedia, probe_video
 
-ALLOWED = {"allowed_containers": ("mov", "mp4"), "allowed_codecs": ("h264",), "max_duration_s": 60.0}
+ALLOWED = {
+    "allowed_containers": ("mov", "mp4"),
+    "allowed_codecs": ("h264",),
+    "max_duration_s": 60.0,
+}
 
 
 def test_hashed_and_plain_tokens_resolve():
@@ -38,7 +42,11 @@ def test_env_tokens_parsed(tmp_path):
     f.write_text('{"%s": "alice"}' % ("f" * 20))
     tokens = load_tokens(f, env=f"{'e' * 20}:bob,{hash_token('g' * 20)}:carol")
     auth = TokenAuth(tokens)
-    assert (auth.user_for("f" * 20), auth.user_for("e" * 20), auth.user_for("g" * 20)) == ("alice", "bob", "carol")
+    assert (auth.user_for("f" * 20), auth.user_for("e" * 20), auth.user_for("g" * 20)) == (
+        "alice",
+        "bob",
+        "carol",
+    )
     with pytest.raises(ConfigError, match="HMLLM_TOKENS"):
         load_tokens(None, env="no-user-here")
 
@@ -61,7 +69,12 @@ def test_probe_refuses_disallowed_codec(mp4):
 
 @pytest.mark.parametrize(
     "payload",
-    [b"", b"GIF89a" + b"\0" * 100, b"%PDF-1.4\n" + b"x" * 500, b"\x00\x00\x00\x18ftypmp42" + b"\0" * 40],
+    [
+        b"",
+        b"GIF89a" + b"\0" * 100,
+        b"%PDF-1.4\n" + b"x" * 500,
+        b"\x00\x00\x00\x18ftypmp42" + b"\0" * 40,
+    ],
     ids=["empty", "gif-header", "pdf", "truncated-mp4-header"],
 )
 def test_probe_refuses_non_video_bytes(tmp_path, payload):

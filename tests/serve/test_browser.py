@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 
@@ -12,8 +13,16 @@ from tests.serve.live import live_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # ~13 s: Chromium start + a real job
 
-CHROMIUM = os.environ.get("HMLLM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+CHROMIUM = (
+    os.environ.get("HMLLM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture()
@@ -49,18 +58,33 @@ def test_upload_report_and_seek(browser, settings, mp4, tmp_path):
         page.fill("input[name=token]", TOKENS["alice"])
         page.click("button[type=submit]")
         page.wait_for_url(f"{url}/")
-        page.set_input_files("#file", str(ad))
+        # drag-and-drop: drop a File built from the ad's bytes onto the drop zone
+        data = page.evaluate_handle(
+            """([b64, name]) => {
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                const dt = new DataTransfer();
+                dt.items.add(new File([bytes], name, {type: "video/mp4"}));
+                return dt;
+            }""",
+            [base64.b64encode(ad.read_bytes()).decode(), ad.name],
+        )
+        page.dispatch_event("#drop", "drop", {"dataTransfer": data})
         assert "synthetic ad.mp4" in page.text_content("#chosen")
         page.select_option("#audiences", ["male_18-25"])
         page.click("#submit")
-        page.wait_for_url(f"{url}/jobs/*", timeout=20_000)
+        try:
+            page.wait_for_url(f"{url}/jobs/*", timeout=20_000)
+        except Exception:
+            pytest.fail(f"upload did not lead to a job page; page says: {page.text_content('#message')!r}")
         page.wait_for_selector("iframe#report", timeout=30_000)  # status polling reloads when done
         assert page.text_content("#job-status") == "done"
         frame = page.frame_locator("iframe#report")
         frame.locator("video").wait_for()
         frame.locator("a.shot").nth(2).click()
         handle = page.frame(url=lambda u: "/files/" in u)
-        handle.wait_for_function("Math.abs(document.querySelector('video').currentTime - 2.0) < 0.05", timeout=10_000)
+        handle.wait_for_function(
+            "Math.abs(document.querySelector('video').currentTime - 2.0) < 0.05", timeout=10_000
+        )
         # the history page lists the job with its (escaped) name
         page.goto(f"{url}/jobs")
         assert "synthetic ad.mp4" in page.text_content("#history")

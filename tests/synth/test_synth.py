@@ -220,6 +220,40 @@ def test_unknown_attribute_value_is_rejected_by_validation():
         validate(cfg)
 
 
+@pytest.mark.parametrize(
+    ("table", "index", "terms", "message"),
+    [
+        ("interactions", "engagement", {"motion*height": 0.5}, "audience one of"),
+        ("interactions", "valence", {"sparkle*age": 0.5}, "unknown content feature 'sparkle'"),
+        ("effects", "attention", {"loudness": 0.3}, "unknown content feature 'loudness'"),
+        ("effects", "arousal", {"motion": 0.3}, "unknown latent index"),
+    ],
+)
+def test_unknown_effect_names_are_rejected(table, index, terms, message):
+    from omegaconf import open_dict
+
+    from hmllm.errors import ConfigError
+    from hmllm.synth.spec import validate
+
+    cfg = compose("synth", ["size=tiny"])
+    with open_dict(cfg):
+        cfg.synth[table][index] = terms
+    with pytest.raises(ConfigError, match=message):
+        validate(cfg)
+
+
+def test_extra_attribute_is_accepted_and_drawn():
+    from hmllm.synth.spec import validate
+    from hmllm.synth.world import make_participants
+
+    cfg = compose("synth", ["size=tiny", "+synth.attributes.income={low: 0.4, high: 0.6}"])
+    s = validate(cfg)
+    people = make_participants({**s, "n_participants": 200}, seed=0)
+    assert list(people.columns[-4:]) == ["gender", "age_band", "city_tier", "income"]
+    assert set(people["income"]) == {"low", "high"}
+    assert 0.3 < (people["income"] == "low").mean() < 0.5
+
+
 def test_unwritable_root_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

