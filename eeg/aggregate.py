@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 
-def per_shot(per_second: pd.DataFrame, shots: pd.DataFrame, *, min_valid_fraction: float) -> pd.DataFrame:
+def per_shot(
+    per_second: pd.DataFrame, shots: pd.DataFrame, *, min_valid_fraction: float
+) -> pd.DataFrame:
     """Mean of valid seconds per shot and index; shots with too little clean data are missing.
 
     Parameters
@@ -21,29 +23,39 @@ def per_shot(per_second: pd.DataFrame, shots: pd.DataFrame, *, min_valid_fractio
         filled).
     """
     keys = [c for c in per_second.columns if c not in ("second", "index", "value", "valid")]
-    centres = per_second["second"].to_numpy() + 0.5
-    onsets = shots["onset_s"].to_numpy()
-    shot_of = np.searchsorted(onsets, centres, side="right") - 1
-    df = per_second.assign(shot=shots["shot"].to_numpy()[np.clip(shot_of, 0, len(shots) - 1)])
-    df = df[(shot_of >= 0) & (centres < shots["offset_s"].max() + 0.5)]
-    rows = []
-    for (k, index), g in df.groupby(["shot", "index"], sort=True):
-        ok = g["valid"].to_numpy(bool) & np.isfinite(g["value"].to_numpy(float))
-        frac = float(ok.mean()) if len(g) else 0.0
-        missing = frac < min_valid_fraction
-        rows.append({**{c: g[c].iloc[0] for c in keys}, "shot": int(k), "index": index,
-                     "value": float(g["value"][ok].mean()) if not missing else np.nan,
-                     "valid_fraction": frac, "missing": bool(missing)})  # fmt: skip
-    # shots shorter than a second get no centre inside them: take the second they fall in
-    have = {r["shot"] for r in rows}
-    for sh in shots.itertuples():
-        if int(sh.shot) in have:
-            continue
-        sec = int(np.floor(0.5 * (sh.onset_s + sh.offset_s)))
-        g = per_second[per_second["second"] == sec]
-        for r in g.itertuples():
-            rows.append({**{c: getattr(r, c) for c in keys}, "shot": int(sh.shot), "index": r.index,
-                         "value": float(r.value) if r.valid else np.nan,
-                         "valid_fraction": float(r.valid), "missing": not bool(r.valid)})  # fmt: skip
-    out = pd.DataFrame(rows)
-    return out.sort_values(["shot", "index"], kind="stable").reset_index(drop=True) if len(out) else out
+    if per_second.empty:
+        return pd.DataFrame(columns=[*keys, "shot", "index", "value", "valid_fraction", "missing"])
+    onsets = shots["onset_s"].to_numpy(float)
+    offsets = shots["offset_s"].to_numpy(float)
+    sec = per_second["second"].to_numpy()
+    centres = sec + 0.5
+    pos = np.searchsorted(onsets, centres, side="right") - 1
+    # a shot shorter than a second contains no centre: it takes the second its middle falls in
+    mids = np.floor(0.5 * (onsets + offsets)).astype(int)
+    covered = (
+        np.bincount(
+            np.clip(pos, 0, len(shots) - 1)[(pos >= 0) & (centres < offsets[-1] + 0.5)],
+            minlength=len(shots),
+        )
+        > 0
+    )
+    frames = []
+    inside = (pos >= 0) & (centres < offsets[-1] + 0.5)
+    frames.append(per_second[inside].assign(shot=shots["shot"].to_numpy()[pos[inside]]))
+    for k in np.flatnonzero(~covered):
+        frames.append(per_second[sec == mids[k]].assign(shot=int(shots["shot"].iloc[k])))
+    df = pd.concat(frames, ignore_index=True)
+    ok = df["valid"].to_numpy(bool) & np.isfinite(df["value"].to_numpy(float))
+    df = df.assign(_ok=ok, _v=np.where(ok, df["value"].to_numpy(float), 0.0))
+    g = df.groupby(["shot", "index"], sort=True)
+    agg = g.agg(_n=("_ok", "size"), _nok=("_ok", "sum"), _sum=("_v", "sum"))
+    first = g[keys].first() if keys else None
+    out = agg.reset_index()
+    out["valid_fraction"] = out["_nok"] / out["_n"]
+    out["missing"] = out["valid_fraction"] < min_valid_fraction
+    out["value"] = np.where(out["missing"], np.nan, out["_sum"] / out["_nok"].clip(lower=1))
+    if first is not None:
+        out = pd.concat([first.reset_index(drop=True), out], axis=1)
+    return out[[*keys, "shot", "index", "value", "valid_fraction", "missing"]].reset_index(
+        drop=True
+    )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from eeg.errors import EEGInputError
@@ -44,6 +45,14 @@ def load_shots(source: str, study_root: Path, derivatives: Path) -> pd.DataFrame
 
 def _participant_job(pid: str, rows: list[dict], root: Path, durations: dict, shots: dict,
                      cfg: dict, cache: Path, key: str) -> list[tuple]:  # fmt: skip
+    # one BLAS thread per worker: the work is parallel across participants, and nested BLAS
+    # threads on a shared machine made small matrix products ~100x slower (measured)
+    with threadpool_limits(limits=1):
+        return _participant_recordings(pid, rows, root, durations, shots, cfg, cache, key)
+
+
+def _participant_recordings(pid: str, rows: list[dict], root: Path, durations: dict, shots: dict,
+                            cfg: dict, cache: Path, key: str) -> list[tuple]:  # fmt: skip
     out = []
     baseline = None
     base_err = None
@@ -59,21 +68,44 @@ def _participant_job(pid: str, rows: list[dict], root: Path, durations: dict, sh
         stem = f"{pid}_{r['ad_id']}"
         try:
             # the cache key covers the file, the config and this ad's shot boundaries
-            shots_key = hashlib.sha256(shots[r["ad_id"]][["onset_s", "offset_s"]].to_numpy().tobytes()).hexdigest()[:8]
+            shots_key = hashlib.sha256(
+                shots[r["ad_id"]][["onset_s", "offset_s"]].to_numpy().tobytes()
+            ).hexdigest()[:8]
             h = _hash_file(path) + key + shots_key
         except OSError:
             h = "missing"
-        files = [cache / f"{stem}.{h}.{kind}" for kind in ("second.parquet", "shot.parquet", "quality.json")]
+        files = [
+            cache / f"{stem}.{h}.{kind}"
+            for kind in ("second.parquet", "shot.parquet", "quality.json")
+        ]
         if h != "missing" and all(f.is_file() for f in files):
-            out.append((pd.read_parquet(files[0]), pd.read_parquet(files[1]), json.loads(files[2].read_text())))
+            out.append(
+                (
+                    pd.read_parquet(files[0]),
+                    pd.read_parquet(files[1]),
+                    json.loads(files[2].read_text()),
+                )
+            )
             continue
         base_q = {"participant_id": pid, "ad_id": r["ad_id"], "file": r["eeg_file"]}
         try:
-            sec, shot, q = process_recording(path, durations[r["ad_id"]], shots[r["ad_id"]], cfg, baseline)
+            qc_png = None
+            if cfg["qc_figures"]:
+                (cache.parent / "qc").mkdir(exist_ok=True)
+                qc_png = cache.parent / "qc" / f"{stem}.png"
+            sec, shot, q = process_recording(
+                path, durations[r["ad_id"]], shots[r["ad_id"]], cfg, baseline, qc_png=qc_png
+            )
             if base_err:
                 q["flags"] = ";".join(filter(None, [q["flags"], "baseline_unusable"]))
         except EEGInputError as exc:
-            out.append((pd.DataFrame(), pd.DataFrame(), {**base_q, "usable": False, "flags": "error", "error": str(exc)}))
+            out.append(
+                (
+                    pd.DataFrame(),
+                    pd.DataFrame(),
+                    {**base_q, "usable": False, "flags": "error", "error": str(exc)},
+                )
+            )
             continue
         sec.insert(0, "ad_id", r["ad_id"])
         sec.insert(0, "participant_id", pid)
@@ -98,13 +130,22 @@ def process_study(cfg) -> Path:
     e = OmegaConf.to_container(cfg.eeg, resolve=True)
     sessions_file = root / "sessions.tsv"
     if not sessions_file.is_file():
-        raise EEGInputError(f"{sessions_file} not found; a study lists its recordings there (datasets/README.md)")
+        raise EEGInputError(
+            f"{sessions_file} not found; a study lists its recordings there (datasets/README.md)"
+        )
     sessions = pd.read_csv(sessions_file, sep="\t", dtype=str, keep_default_na=False)
     sessions = sessions[sessions["eeg_file"] != ""]
-    ads = pd.read_csv(root / "stimuli" / "ads.tsv", sep="\t", dtype={"ad_id": str})
+    ads_file = root / "stimuli" / "ads.tsv"
+    if not ads_file.is_file():
+        raise EEGInputError(
+            f"{ads_file} not found; it gives each ad's duration_s (docs/contracts.md §1)"
+        )
+    ads = pd.read_csv(ads_file, sep="\t", dtype={"ad_id": str})
     durations = dict(zip(ads["ad_id"], ads["duration_s"].astype(float), strict=True))
     shot_tab = load_shots(e["shots_source"], root, deriv)
-    shots = {ad: g.sort_values("shot").reset_index(drop=True) for ad, g in shot_tab.groupby("ad_id")}
+    shots = {
+        ad: g.sort_values("shot").reset_index(drop=True) for ad, g in shot_tab.groupby("ad_id")
+    }
     unknown = sorted(set(sessions["ad_id"]) - set(durations) - set())
     if unknown:
         raise EEGInputError(f"{sessions_file}: ads {unknown[:5]} are not in stimuli/ads.tsv")
@@ -116,8 +157,13 @@ def process_study(cfg) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(json.dumps({k: v for k, v in e.items() if k not in ("n_jobs", "progress")},
                                     sort_keys=True).encode()).hexdigest()[:8]  # fmt: skip
-    groups = [(pid, g.to_dict("records")) for pid, g in sessions.groupby("participant_id", sort=True)]
-    jobs = (delayed(_participant_job)(pid, rows, root, durations, shots, e, cache, key) for pid, rows in groups)
+    groups = [
+        (pid, g.to_dict("records")) for pid, g in sessions.groupby("participant_id", sort=True)
+    ]
+    jobs = (
+        delayed(_participant_job)(pid, rows, root, durations, shots, e, cache, key)
+        for pid, rows in groups
+    )
     results = []
     for res in tqdm(Parallel(n_jobs=int(e["n_jobs"]), return_as="generator")(jobs), total=len(groups),
                     desc="eeg", unit="participant", disable=not e["progress"]):  # fmt: skip

@@ -39,6 +39,8 @@ def sliding_band_powers(data: np.ndarray, sfreq: float, *, window_s: float, step
         Sampling rate, Hz.
     window_s, step_s
         Window length and step, seconds (default config: 2 s windows every 1 s).
+    bands
+        ``{name: (low, high)}`` band edges, Hz (low inclusive, high exclusive).
     start_s, stop_s
         Range of window starts, seconds from the first sample.
     centres_s
@@ -49,19 +51,25 @@ def sliding_band_powers(data: np.ndarray, sfreq: float, *, window_s: float, step
     centres_s, powers
         Window centre times (s) and ``{band: (n_windows, n_channels)}`` band powers (V²).
     """
-    if sfreq <= 0:
-        raise EEGInputError(f"sfreq must be positive, got {sfreq}")
+    if not np.isfinite(sfreq) or sfreq <= 0:
+        raise EEGInputError(f"sfreq must be positive and finite (Hz), got {sfreq}")
     win = int(round(window_s * sfreq))
     step = int(round(step_s * sfreq))
     if win < 8 or step < 1:
-        raise EEGInputError(f"window_s={window_s} / step_s={step_s} are too short for sfreq={sfreq} Hz")
+        raise EEGInputError(
+            f"window_s={window_s} / step_s={step_s} are too short for sfreq={sfreq} Hz"
+        )
     stop = data.shape[1] if stop_s is None else min(data.shape[1], int(round(stop_s * sfreq)))
     if centres_s is not None:
-        starts = np.clip(np.round(np.asarray(centres_s) * sfreq - win / 2).astype(int), 0, data.shape[1] - win)
+        starts = np.clip(
+            np.round(np.asarray(centres_s) * sfreq - win / 2).astype(int), 0, data.shape[1] - win
+        )
     else:
         starts = np.arange(int(round(start_s * sfreq)), stop - win + 1, step)
     if len(starts) == 0:
-        raise EEGInputError(f"the data ({data.shape[1] / sfreq:.2f} s) is shorter than one {window_s} s window")
+        raise EEGInputError(
+            f"the data ({data.shape[1] / sfreq:.2f} s) is shorter than one {window_s} s window"
+        )
     segs = np.stack([data[:, s : s + win] for s in starts])  # (W, C, win)
     nper = min(win, int(round(sfreq)))  # 1 s sub-segments inside the window (Welch averaging)
     f, pxx = welch(segs, fs=sfreq, nperseg=nper, noverlap=nper // 2, axis=-1)  # (W, C, F)
@@ -91,15 +99,20 @@ def theta_alpha_engagement(p: dict[str, np.ndarray], names: list[str], channels)
 
 
 def frontal_alpha_asymmetry(p: dict[str, np.ndarray], names: list[str], pairs) -> np.ndarray:
-    """Frontal alpha asymmetry ln α(right) − ln α(left), averaged over homologous pairs (valence:
-    higher = relatively more left-frontal activity = approach / positive)."""
+    """Frontal alpha asymmetry ln α(right) − ln α(left), averaged over homologous pairs.
+
+    Valence: higher = relatively more left-frontal activity (less left alpha) = approach/positive.
+    """
     used = [(left, right) for left, right in pairs if left in names and right in names]
     if not used:
         raise EEGInputError(
             f"frontal alpha asymmetry needs at least one of the pairs {[list(x) for x in pairs]}; "
             f"the recording has {names}"
         )
-    vals = [np.log(p["alpha"][:, names.index(r)]) - np.log(p["alpha"][:, names.index(left)]) for left, r in used]
+    vals = [
+        np.log(p["alpha"][:, names.index(r)]) - np.log(p["alpha"][:, names.index(left)])
+        for left, r in used
+    ]
     return np.mean(vals, axis=0)
 
 
@@ -111,7 +124,10 @@ def beta_alpha_arousal(p: dict[str, np.ndarray], names: list[str], channels) -> 
     return np.log(p["beta"][:, idx].mean(1) / p["alpha"][:, idx].mean(1))
 
 
-ENGAGEMENT_INDICES: dict[str, Callable] = {"pope": pope_engagement, "theta_alpha": theta_alpha_engagement}
+ENGAGEMENT_INDICES: dict[str, Callable] = {
+    "pope": pope_engagement,
+    "theta_alpha": theta_alpha_engagement,
+}
 EMOTION_INDICES: dict[str, Callable] = {"faa": frontal_alpha_asymmetry}
 AROUSAL_INDICES: dict[str, Callable] = {"beta_alpha": beta_alpha_arousal}
 

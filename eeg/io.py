@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import mne
+import numpy as np
 
 from eeg.errors import EEGInputError
 
@@ -22,13 +24,32 @@ STANDARD = {c.lower(): c for c in mne.channels.make_standard_montage("colin27_10
 def normalise_channel_name(name: str) -> str:
     """Map vendor spellings (``EEG FP1-REF``, ``fp1``, ``FP1-A1``) onto 10–20 labels (``Fp1``)."""
     n = re.sub(r"^(EEG|eeg)[ _-]*", "", name.strip())
-    n = re.sub(r"[-_ ]?(REF|Ref|ref|A1|A2|M1|M2|LE|AVG|Cz)$", "", n) if n.lower() not in STANDARD else n
+    n = (
+        re.sub(r"[-_ ]?(REF|Ref|ref|A1|A2|M1|M2|LE|AVG|Cz)$", "", n)
+        if n.lower() not in STANDARD
+        else n
+    )
     return STANDARD.get(n.lower(), name.strip())
 
 
+def _strip_marker_types(raw: mne.io.BaseRaw) -> None:
+    """Drop BrainVision's ``Comment/`` marker-type prefix (``Comment/video_onset``).
+
+    Comment markers then read the same as EDF/FIF annotations; ``Stimulus/S  1`` stays as is.
+    """
+    desc = [
+        d.split("/", 1)[1] if d.startswith("Comment/") else d for d in raw.annotations.description
+    ]
+    if list(desc) != list(raw.annotations.description):
+        a = raw.annotations
+        raw.set_annotations(mne.Annotations(a.onset, a.duration, desc, orig_time=a.orig_time))
+
+
 def _add_bids_events(raw: mne.io.BaseRaw, path: Path) -> None:
-    """Merge a BIDS ``*_events.tsv`` sibling into the annotations (BIDS keeps events there, and
-    some writers put none in the data file itself)."""
+    """Merge a BIDS ``*_events.tsv`` sibling into the annotations.
+
+    BIDS keeps events there, and some writers put none in the data file itself.
+    """
     stem = re.sub(r"_eeg$", "", path.stem)
     events = path.with_name(f"{stem}_events.tsv")
     if not events.is_file():
@@ -61,15 +82,24 @@ def read_recording(path: str | Path, *, preload: bool = True) -> mne.io.BaseRaw:
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
-        raise EEGInputError(f"{path.name}: unknown EEG file type {path.suffix!r}; supported: {sorted(READERS)}")
+        raise EEGInputError(
+            f"{path.name}: unknown EEG file type {path.suffix!r}; supported: {sorted(READERS)}"
+        )
     if not path.is_file():
         raise EEGInputError(f"{path}: no such EEG file")
     try:
-        raw = reader(path, preload=preload, verbose=False)
+        with warnings.catch_warnings():
+            # EEGLAB files may carry electrode positions in unexpected units; they are replaced
+            # by the standard montage below, so MNE's head-size check on them does not matter
+            warnings.filterwarnings("ignore", "Estimated head radius", RuntimeWarning)
+            raw = reader(path, preload=preload, verbose=False)
     except Exception as exc:  # noqa: BLE001 - MNE raises many types for broken files
-        raise EEGInputError(f"{path.name}: MNE could not read it ({type(exc).__name__}: {exc})") from None
-    if not raw.info["sfreq"] or raw.info["sfreq"] <= 0:
+        raise EEGInputError(
+            f"{path.name}: MNE could not read it ({type(exc).__name__}: {exc})"
+        ) from None
+    if not np.isfinite(raw.info["sfreq"]) or raw.info["sfreq"] <= 0:
         raise EEGInputError(f"{path.name}: missing or invalid sampling rate ({raw.info['sfreq']})")
+    _strip_marker_types(raw)
     _add_bids_events(raw, path)
     mapping = {ch: normalise_channel_name(ch) for ch in raw.ch_names}
     if len(set(mapping.values())) == len(mapping):
@@ -79,5 +109,7 @@ def read_recording(path: str | Path, *, preload: bool = True) -> mne.io.BaseRaw:
         raise EEGInputError(f"{path.name}: no EEG channels")
     known = [c for c in raw.ch_names if c.lower() in STANDARD]
     if known:
-        raw.set_montage("colin27_1005", on_missing="ignore", verbose=False)  # MNE 1.13 name of standard_1005
+        raw.set_montage(
+            "colin27_1005", on_missing="ignore", verbose=False
+        )  # MNE 1.13 name of standard_1005
     return raw

@@ -24,7 +24,9 @@ from eeg.sync import find_video_sync
 def _indices(powers: dict, names: list[str], cfg: dict) -> dict[str, np.ndarray]:
     ix = cfg["indices"]
     return {
-        "engagement": ENGAGEMENT_INDICES[ix["engagement"]](powers, names, ix["engagement_channels"]),
+        "engagement": ENGAGEMENT_INDICES[ix["engagement"]](
+            powers, names, ix["engagement_channels"]
+        ),
         "valence": EMOTION_INDICES[ix["emotion"]](powers, names, ix["asymmetry_pairs"]),
         "arousal": AROUSAL_INDICES[ix["arousal"]](powers, names, ix["arousal_channels"]),
     }
@@ -35,13 +37,16 @@ def baseline_levels(path: str | Path, cfg: dict) -> dict[str, float]:
     raw = read_recording(path)
     clean, _ = preprocess(raw, cfg["preprocess"])
     w = cfg["windows"]
-    _, powers = sliding_band_powers(clean.get_data(), clean.info["sfreq"], window_s=w["window_s"], step_s=w["step_s"])
+    _, powers = sliding_band_powers(
+        clean.get_data(), clean.info["sfreq"], window_s=w["window_s"], step_s=w["step_s"]
+    )
     mean_p = {b: v.mean(0, keepdims=True) for b, v in powers.items()}
     return {k: float(v[0]) for k, v in _indices(mean_p, clean.ch_names, cfg).items()}
 
 
 def process_recording(path: str | Path, video_duration_s: float, shots: pd.DataFrame, cfg: dict,
-                      baseline: dict[str, float] | None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:  # fmt: skip
+                      baseline: dict[str, float] | None, *,
+                      qc_png: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:  # fmt: skip
     """Per-second and per-shot indices of one recording, plus its quality record.
 
     Engagement is Pope's β/(α+θ) divided by the participant's baseline level; valence is frontal
@@ -53,7 +58,9 @@ def process_recording(path: str | Path, video_duration_s: float, shots: pd.DataF
     sf = raw.info["sfreq"]
     lo, hi = cfg["expected_sfreq_hz"]
     if not lo <= sf <= hi:
-        raise EEGInputError(f"{name}: sampling rate {sf} Hz outside the expected {lo}–{hi} Hz (eeg.expected_sfreq_hz)")
+        raise EEGInputError(
+            f"{name}: sampling rate {sf} Hz outside the expected {lo}–{hi} Hz (eeg.expected_sfreq_hz)"
+        )
     s = cfg["sync"]
     sync = find_video_sync(raw, video_duration_s, onset=s["onset_annotation"], offset=s["offset_annotation"],
                            stim_channel=s["stim_channel"], max_drift=s["max_drift"])  # fmt: skip
@@ -62,7 +69,9 @@ def process_recording(path: str | Path, video_duration_s: float, shots: pd.DataF
     n_sec = int(np.floor(video_duration_s + 1e-6))
     centres = sync.to_recording_time(np.arange(n_sec) + 0.5)
     data = clean.get_data()
-    _, powers = sliding_band_powers(data, sf, window_s=w["window_s"], step_s=w["step_s"], centres_s=centres)
+    _, powers = sliding_band_powers(
+        data, sf, window_s=w["window_s"], step_s=w["step_s"], centres_s=centres
+    )
     names = clean.ch_names
     vals = _indices(powers, names, cfg)
     if baseline:
@@ -84,6 +93,10 @@ def process_recording(path: str | Path, video_duration_s: float, shots: pd.DataF
     per_sec = pd.DataFrame([{"second": t, "index": k, "value": float(v[t]), "valid": bool(valid[t])}
                             for k, v in vals.items() for t in range(n_sec)])  # fmt: skip
     shots_tab = per_shot(per_sec, shots, min_valid_fraction=float(cfg["min_valid_fraction"]))
+    if qc_png is not None:
+        from eeg.qc import plot_recording
+
+        plot_recording(clean, q.bad_channels, per_sec, shots, title=name, out=qc_png)
     quality = {"usable": "too_many_bad_channels" not in q.flags, "flags": ";".join(q.flags),
                "bad_channels": ",".join(f"{k}:{v}" for k, v in q.bad_channels.items()),
                "n_bad_channels": len(q.bad_channels), "n_blinks": q.n_blinks,

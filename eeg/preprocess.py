@@ -30,8 +30,11 @@ class Quality:
 
 
 def _robust_sd(data: np.ndarray, sfreq: float) -> np.ndarray:
-    """Median over 1 s segments of each channel's SD (V): transient artefacts such as blinks
-    occupy a few segments and do not move the median, so only persistently noisy channels do."""
+    """Median over 1 s segments of each channel's SD (V).
+
+    Transient artefacts such as blinks occupy a few segments and do not move the median, so only
+    persistently noisy channels stand out.
+    """
     seg = max(1, int(round(sfreq)))
     n = data.shape[1] // seg
     if n < 3:

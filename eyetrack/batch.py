@@ -11,40 +11,94 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
+from eyetrack.aoi import read_aois
 from eyetrack.errors import GazeInputError
+from eyetrack.events import DETECTORS
+from eyetrack.heatmap import fixation_map, overlay_png
 from eyetrack.io import read_gaze
-from eyetrack.pipeline import process_gaze
+from eyetrack.pipeline import EMR_METHODS, process_gaze
+from eyetrack.synchrony import dispersion
 
 
 def load_shots(source: str, study_root: Path, derivatives: Path) -> pd.DataFrame:
     """Shot table per ``source``: ``detected`` (video derivatives), ``truth`` or a file path."""
-    path = {"detected": derivatives / "video" / "shots.parquet", "truth": study_root / "truth" / "shots.parquet"}.get(source, Path(source))
+    path = {
+        "detected": derivatives / "video" / "shots.parquet",
+        "truth": study_root / "truth" / "shots.parquet",
+    }.get(source, Path(source))
     if not path.is_file():
-        raise GazeInputError(f"shot table {path} not found; run `hmllm video` first (or `hmllm prepare`)")
+        raise GazeInputError(
+            f"shot table {path} not found; run `hmllm video` first (or `hmllm prepare`)"
+        )
     return pd.read_parquet(path, columns=["ad_id", "shot", "onset_s", "offset_s"])
 
 
-def _job(rows: list[dict], root: Path, durations: dict, shots: dict, cfg: dict, cache: Path, key: str) -> list[tuple]:
+def _job(
+    rows: list[dict],
+    root: Path,
+    durations: dict,
+    shots: dict,
+    aois: dict,
+    cfg: dict,
+    cache: Path,
+    key: str,
+) -> list[tuple]:
+    """Process (or load from the cache) a chunk of recordings; errors become quality rows."""
     out = []
     for r in rows:
         path = root / r["et_file"]
         stem = f"{r['participant_id']}_{r['ad_id']}"
         base = {"participant_id": r["participant_id"], "ad_id": r["ad_id"], "file": r["et_file"]}
         try:
-            shots_key = hashlib.sha256(shots[r["ad_id"]][["onset_s", "offset_s"]].to_numpy().tobytes()).hexdigest()[:8]
-            h = hashlib.sha256(path.read_bytes()).hexdigest()[:16] + key + shots_key
+            if r["ad_id"] not in shots:
+                raise GazeInputError(f"no shots for ad {r['ad_id']!r} in the shot table")
+            a = aois.get(r["ad_id"])
+            extra = shots[r["ad_id"]][["onset_s", "offset_s"]].to_numpy().tobytes() + (
+                b"" if a is None else a.to_csv().encode()
+            )
+            h = (
+                hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+                + key
+                + hashlib.sha256(extra).hexdigest()[:8]
+            )
         except OSError:
-            out.append((None, None, None, {**base, "usable": False, "flags": "error", "error": f"{path}: missing"}))
+            out.append(
+                (
+                    None,
+                    None,
+                    None,
+                    {**base, "usable": False, "flags": "error", "error": f"{path}: missing"},
+                )
+            )
             continue
-        files = [cache / f"{stem}.{h}.{k}" for k in ("second.parquet", "shot.parquet", "fix.parquet", "quality.json")]
+        except GazeInputError as exc:
+            out.append(
+                (None, None, None, {**base, "usable": False, "flags": "error", "error": str(exc)})
+            )
+            continue
+        files = [
+            cache / f"{stem}.{h}.{k}"
+            for k in ("second.parquet", "shot.parquet", "fix.parquet", "quality.json")
+        ]
         if all(f.is_file() for f in files):
-            out.append((pd.read_parquet(files[0]), pd.read_parquet(files[1]), pd.read_parquet(files[2]), json.loads(files[3].read_text())))
+            out.append(
+                (
+                    pd.read_parquet(files[0]),
+                    pd.read_parquet(files[1]),
+                    pd.read_parquet(files[2]),
+                    json.loads(files[3].read_text()),
+                )
+            )
             continue
         try:
             rec = read_gaze(path, fmt=r.get("et_format") or None, cfg=cfg)
-            sec, shot, fix, q = process_gaze(rec, durations[r["ad_id"]], shots[r["ad_id"]], cfg)
+            sec, shot, fix, q = process_gaze(
+                rec, durations[r["ad_id"]], shots[r["ad_id"]], cfg, aois=aois.get(r["ad_id"])
+            )
         except GazeInputError as exc:
-            out.append((None, None, None, {**base, "usable": False, "flags": "error", "error": str(exc)}))
+            out.append(
+                (None, None, None, {**base, "usable": False, "flags": "error", "error": str(exc)})
+            )
             continue
         for df in (sec, shot, fix):
             df.insert(0, "ad_id", r["ad_id"])
@@ -58,18 +112,32 @@ def _job(rows: list[dict], root: Path, durations: dict, shots: dict, cfg: dict, 
     return out
 
 
-def synchrony(fix: pd.DataFrame, shots: pd.DataFrame) -> pd.DataFrame:
-    """Attentional synchrony per (ad, shot): dispersion of viewers' mean on-video gaze (lower =
-    viewers look at the same place), in video widths."""
-    f = fix[fix["on_video"]]
-    rows = []
+def heatmaps(fix: pd.DataFrame, participants: pd.DataFrame, hcfg: dict) -> dict[str, np.ndarray]:
+    """Duration-weighted fixation maps per (ad, shot, group), each summing to 1.
+
+    Groups: ``all`` plus one group per value of each ``hcfg["groups"]`` column of participants.tsv (e.g. ``gender=female``).
+    """
+    f = fix[fix["on_video"]].merge(participants, on="participant_id", how="left")
+    f["w"] = f["offset_s"] - f["onset_s"]
+    keys, maps = [], []
+    shape = tuple(int(v) for v in hcfg["shape"])
     for (ad, shot), g in f.groupby(["ad_id", "shot"]):
-        per_viewer = g.groupby("participant_id")[["x", "y"]].median()
-        if len(per_viewer) >= 2:
-            rows.append({"ad_id": ad, "shot": int(shot), "index": "gaze_dispersion",
-                         "value": float(np.sqrt(per_viewer["x"].var() + per_viewer["y"].var())),
-                         "n_viewers": len(per_viewer)})  # fmt: skip
-    return pd.DataFrame(rows, columns=["ad_id", "shot", "index", "value", "n_viewers"])
+        parts = [("all", g)]
+        for col in hcfg["groups"]:
+            if col not in g.columns:
+                raise GazeInputError(
+                    f"eyetrack.heatmap.groups: participants.tsv has no column {col!r}"
+                )
+            parts += [(f"{col}={val}", gg) for val, gg in g.groupby(col)]
+        for name, gg in parts:
+            keys.append((ad, int(shot), name))
+            maps.append(
+                fixation_map(
+                    gg["x"], gg["y"], gg["w"], shape=shape, sigma_frac=float(hcfg["sigma_frac"])
+                )
+            )
+    return {"maps": np.asarray(maps, np.float32).reshape(-1, *shape), "ad_id": np.array([k[0] for k in keys]),
+            "shot": np.array([k[1] for k in keys], np.int64), "group": np.array([k[2] for k in keys])}  # fmt: skip
 
 
 def process_study(cfg) -> Path:
@@ -81,37 +149,109 @@ def process_study(cfg) -> Path:
     root = resolve_path(cfg.paths.study_root)
     deriv = resolve_path(cfg.paths.derivatives)
     e = OmegaConf.to_container(cfg.eyetrack, resolve=True)
+    if e["emr_method"] not in EMR_METHODS:
+        raise GazeInputError(
+            f"eyetrack.emr_method={e['emr_method']!r} is unknown; use one of {sorted(EMR_METHODS)}"
+        )
+    if e["events"]["detector"] not in ("tracker", *DETECTORS):
+        raise GazeInputError(
+            f"eyetrack.events.detector={e['events']['detector']!r} is unknown; use tracker, {', '.join(DETECTORS)}"
+        )
     sessions_file = root / "sessions.tsv"
     if not sessions_file.is_file():
-        raise GazeInputError(f"{sessions_file} not found; a study lists its recordings there (datasets/README.md)")
+        raise GazeInputError(
+            f"{sessions_file} not found; a study lists its recordings there (datasets/README.md)"
+        )
     sessions = pd.read_csv(sessions_file, sep="\t", dtype=str, keep_default_na=False)
     sessions = sessions[sessions["et_file"] != ""]
     ads = pd.read_csv(root / "stimuli" / "ads.tsv", sep="\t", dtype={"ad_id": str})
     durations = dict(zip(ads["ad_id"], ads["duration_s"].astype(float), strict=True))
     shot_tab = load_shots(e["shots_source"], root, deriv)
-    shots = {ad: g.sort_values("shot").reset_index(drop=True) for ad, g in shot_tab.groupby("ad_id")}
+    shots = {
+        ad: g.sort_values("shot").reset_index(drop=True) for ad, g in shot_tab.groupby("ad_id")
+    }
+    aois = (
+        {str(ad): g for ad, g in read_aois(e["aoi_file"]).groupby("ad_id")}
+        if e.get("aoi_file")
+        else {}
+    )
     out = deriv / "eyetrack"
     cache = out / "recordings"
     cache.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(json.dumps({k: v for k, v in e.items() if k not in ("n_jobs", "progress")}, sort_keys=True).encode()).hexdigest()[:8]
+    key = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in e.items() if k not in ("n_jobs", "progress")}, sort_keys=True
+        ).encode()
+    ).hexdigest()[:8]
     rows = sessions.to_dict("records")
     n = max(1, int(e["n_jobs"]) * 4)
     chunks = [rows[i::n] for i in range(n) if rows[i::n]]
     results = []
     for res in tqdm(Parallel(n_jobs=int(e["n_jobs"]), return_as="generator")(
-            delayed(_job)(c, root, durations, shots, e, cache, key) for c in chunks),
+            delayed(_job)(c, root, durations, shots, aois, e, cache, key) for c in chunks),
             total=len(chunks), desc="eyetrack", unit="batch", disable=not e["progress"]):  # fmt: skip
         results.extend(res)
     good = [r for r in results if r[0] is not None]
+    quality = pd.DataFrame([r[3] for r in results])
+    quality.to_parquet(out / "quality.parquet", index=False)
     if not good:
-        raise GazeInputError(f"no usable gaze recording in {root}; see {out / 'quality.parquet'}")
-    pd.DataFrame([r[3] for r in results]).to_parquet(out / "quality.parquet", index=False)
-    pd.concat([r[0] for r in good], ignore_index=True).to_parquet(out / "per_second.parquet", index=False)
-    pd.concat([r[1] for r in good], ignore_index=True).to_parquet(out / "per_shot.parquet", index=False)
+        first = quality["error"].iloc[0] if len(quality) else "sessions.tsv lists no et_file"
+        raise GazeInputError(
+            f"no usable gaze recording in {root} (first error: {first}); see {out / 'quality.parquet'}"
+        )
+    pd.concat([r[0] for r in good], ignore_index=True).to_parquet(
+        out / "per_second.parquet", index=False
+    )
+    pd.concat([r[1] for r in good], ignore_index=True).to_parquet(
+        out / "per_shot.parquet", index=False
+    )
     fix = pd.concat([r[2] for r in good], ignore_index=True)
     fix.to_parquet(out / "fixations.parquet", index=False)
-    synchrony(fix, shot_tab).to_parquet(out / "synchrony.parquet", index=False)
+    dispersion(fix, radius=float(e["synchrony_radius"])).to_parquet(
+        out / "synchrony.parquet", index=False
+    )
+    if e["heatmap"]["enabled"]:
+        ptsv = next(
+            (
+                p
+                for p in (root / "bids" / "participants.tsv", root / "participants.tsv")
+                if p.is_file()
+            ),
+            None,
+        )
+        if ptsv is None:
+            raise GazeInputError(
+                f"no participants.tsv under {root}/bids; heatmap groups need it (or set eyetrack.heatmap.groups=[])"
+            )
+        participants = pd.read_csv(ptsv, sep="\t", dtype=str)
+        hm = heatmaps(fix, participants, e["heatmap"])
+        np.savez_compressed(out / "heatmaps.npz", **hm)
+        if e["heatmap"]["png"]:
+            write_pngs(hm, deriv / "video" / "keyframes", out / "heatmaps")
     return out
+
+
+def write_pngs(hm: dict[str, np.ndarray], keyframes: Path, out: Path) -> int:
+    """PNG overlays of the ``all`` maps on each shot's keyframe (``hmllm video`` writes them)."""
+    import cv2
+
+    n = 0
+    for m, ad, shot, group in zip(hm["maps"], hm["ad_id"], hm["shot"], hm["group"], strict=True):
+        kf = keyframes / str(ad) / f"shot{int(shot):03d}.jpg"
+        if group != "all" or not kf.is_file():
+            continue
+        (out / str(ad)).mkdir(parents=True, exist_ok=True)
+        overlay_png(
+            m,
+            cv2.cvtColor(cv2.imread(str(kf)), cv2.COLOR_BGR2RGB),
+            out / str(ad) / f"shot{int(shot):03d}.png",
+        )
+        n += 1
+    if n == 0:
+        raise GazeInputError(
+            f"eyetrack.heatmap.png=true but no keyframes under {keyframes}; run `hmllm video` first"
+        )
+    return n
 
 
 def run(cfg) -> None:

@@ -10,10 +10,15 @@ import pandas as pd
 from eyetrack.geometry import px_to_deg
 
 
-def _velocity_deg_s(t: np.ndarray, x: np.ndarray, y: np.ndarray, geometry: dict, smooth_window_s: float) -> np.ndarray:
-    """Gaze velocity (deg/s, columns x and y) by a Savitzky-Golay derivative, as pymovements'
+def _velocity_deg_s(
+    t: np.ndarray, x: np.ndarray, y: np.ndarray, geometry: dict, smooth_window_s: float
+) -> np.ndarray:
+    """Gaze velocity (deg/s, columns x and y) by a Savitzky-Golay derivative.
+
+    The same as pymovements'
     ``pos2vel(method="savitzky_golay")``; done with SciPy on the whole array because it is
-    ~50x faster than building a pymovements Gaze frame per recording (see bench/eyetrack_events.py)."""
+    ~50x faster than building a pymovements Gaze frame per recording (see bench/eyetrack_events.py).
+    """
     from scipy.signal import savgol_filter
 
     dt = float(np.median(np.diff(t)))
@@ -41,22 +46,31 @@ def ivt(t: np.ndarray, x: np.ndarray, y: np.ndarray, geometry: dict, *, velocity
 
 def idt(t: np.ndarray, x: np.ndarray, y: np.ndarray, geometry: dict, *, dispersion_deg: float,
         min_duration_s: float) -> pd.DataFrame:  # fmt: skip
-    """Fixations by dispersion threshold (pymovements' I-DT)."""
+    """Fixations by dispersion threshold (pymovements' I-DT); returns ``onset_s, offset_s``.
+
+    pymovements' I-DT needs a constant step, so it runs on sample indices of the valid samples and
+    the onsets/offsets are mapped back to their times (a blink gap cannot join two fixations
+    because the gaze lands elsewhere after it, which breaks the dispersion window).
+    """
     import pymovements as pm
 
     pos = np.column_stack([px_to_deg(x, geometry), px_to_deg(y, geometry)])
-    ms = np.round(t * 1000).astype(np.int64)
-    ev = pm.events.idt(positions=pos, timesteps=ms, minimum_duration=int(min_duration_s * 1000),
+    dt = float(np.median(np.diff(t)))
+    ev = pm.events.idt(positions=pos, timesteps=np.arange(len(t), dtype=np.int64),
+                       minimum_duration=max(2, int(np.ceil(min_duration_s / dt))),
                        dispersion_threshold=float(dispersion_deg))  # fmt: skip
     f = ev.frame
-    return pd.DataFrame({"kind": "fixation", "onset_s": f["onset"].to_numpy() / 1000.0,
-                         "offset_s": f["offset"].to_numpy() / 1000.0})  # fmt: skip
+    on = f["onset"].to_numpy().astype(int)
+    off = np.minimum(f["offset"].to_numpy().astype(int), len(t) - 1)
+    return pd.DataFrame({"kind": "fixation", "onset_s": t[on], "offset_s": t[off] + dt})
 
 
 DETECTORS: dict[str, Callable[..., pd.DataFrame]] = {"ivt": ivt, "idt": idt}
 
 
-def match_fixations(detected: pd.DataFrame, reference: pd.DataFrame, *, min_overlap: float = 0.5) -> dict[str, float]:
+def match_fixations(
+    detected: pd.DataFrame, reference: pd.DataFrame, *, min_overlap: float = 0.5
+) -> dict[str, float]:
     """Compare detected fixations with reference ones (e.g. a generator's truth) on the same clock.
 
     A reference fixation counts as found when a detected fixation overlaps it in time by at least

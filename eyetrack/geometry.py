@@ -13,11 +13,15 @@ def px_per_deg(screen_width_px: float, screen_width_cm: float, distance_cm: floa
 
 def px_to_deg(dx_px: np.ndarray, geometry: dict) -> np.ndarray:
     """Convert pixel distances to degrees of visual angle (small-angle, at the screen centre)."""
-    ppd = px_per_deg(geometry["screen_width_px"], geometry["screen_width_cm"], geometry["distance_cm"])
+    ppd = px_per_deg(
+        geometry["screen_width_px"], geometry["screen_width_cm"], geometry["distance_cm"]
+    )
     return np.asarray(dx_px, float) / ppd
 
 
-def screen_to_video(x_px: np.ndarray, y_px: np.ndarray, video_rect_px) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def screen_to_video(
+    x_px: np.ndarray, y_px: np.ndarray, video_rect_px
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Screen pixels → video coordinates (0–1 across and down the video) and an on-video mask.
 
     ``video_rect_px`` is ``[x0, y0, width, height]`` of the (letterboxed) video on the screen.

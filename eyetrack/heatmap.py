@@ -29,7 +29,9 @@ def fixation_map(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
     return (grid / total) if total > 0 else np.full(shape, 1.0 / (h * w))
 
 
-def overlay_png(density: np.ndarray, keyframe_rgb: np.ndarray, path: str | Path, *, alpha: float = 0.55) -> Path:
+def overlay_png(
+    density: np.ndarray, keyframe_rgb: np.ndarray, path: str | Path, *, alpha: float = 0.55
+) -> Path:
     """Write the heatmap over a keyframe as PNG (jet-like colour map, transparent where cold)."""
     import cv2
 

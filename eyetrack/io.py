@@ -32,7 +32,9 @@ class GazeRecording:
     valid: np.ndarray
     sfreq_hz: float
     messages: dict[str, float] = field(default_factory=dict)
-    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["kind", "onset_s", "offset_s"]))
+    events: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["kind", "onset_s", "offset_s"])
+    )
     geometry: dict = field(default_factory=dict)
     source: str = ""
 
@@ -41,7 +43,9 @@ def read_sidecar(path: Path) -> dict:
     """The JSON sidecar next to a gaze file; checks the screen geometry is complete."""
     side = path.with_suffix(".json")
     if not side.is_file():
-        raise GazeInputError(f"{path.name}: screen geometry sidecar {side.name} is missing; it must give {list(GEOMETRY_KEYS)}")
+        raise GazeInputError(
+            f"{path.name}: screen geometry sidecar {side.name} is missing; it must give {list(GEOMETRY_KEYS)}"
+        )
     meta = json.loads(side.read_text())
     missing = [k for k in GEOMETRY_KEYS if k not in meta]
     if missing:
@@ -55,13 +59,17 @@ def _check(rec: GazeRecording, declared_hz: float | None, tolerance: float = 0.0
     if len(t) < 2:
         raise GazeInputError(f"{name}: fewer than 2 samples")
     if np.any(np.diff(t) < 0):
-        raise GazeInputError(f"{name}: timestamps go backwards (first at sample {int(np.argmax(np.diff(t) < 0)) + 1}); "
-                             "export the recording again or sort it")
+        raise GazeInputError(
+            f"{name}: timestamps go backwards (first at sample {int(np.argmax(np.diff(t) < 0)) + 1}); "
+            "export the recording again or sort it"
+        )
     measured = 1.0 / np.median(np.diff(t))
     rec.sfreq_hz = float(measured)
     if declared_hz and abs(measured - declared_hz) > tolerance * declared_hz:
-        raise GazeInputError(f"{name}: samples arrive at {measured:.1f} Hz but the sidecar declares {declared_hz} Hz; "
-                             "fix sfreq_hz in the sidecar")
+        raise GazeInputError(
+            f"{name}: samples arrive at {measured:.1f} Hz but the sidecar declares {declared_hz} Hz; "
+            "fix sfreq_hz in the sidecar"
+        )
     return rec
 
 
@@ -72,7 +80,9 @@ def read_eyelink_asc(path: Path) -> GazeRecording:
     try:
         raw = mne.io.read_raw_eyelink(path, verbose=False)
     except Exception as exc:  # noqa: BLE001 - many parser errors for broken files
-        raise GazeInputError(f"{path.name}: not a readable EyeLink ASC file ({type(exc).__name__}: {exc})") from None
+        raise GazeInputError(
+            f"{path.name}: not a readable EyeLink ASC file ({type(exc).__name__}: {exc})"
+        ) from None
     picks = {c: i for i, c in enumerate(raw.ch_names)}
     xs = [c for c in raw.ch_names if c.startswith("xpos")]
     if not xs:
@@ -87,7 +97,13 @@ def read_eyelink_asc(path: Path) -> GazeRecording:
         d = a["description"]
         kind = {"fixation": "fixation", "saccade": "saccade", "BAD_blink": "blink"}.get(d)
         if kind:
-            rows.append({"kind": kind, "onset_s": float(a["onset"] - raw.first_time), "offset_s": float(a["onset"] - raw.first_time + a["duration"])})
+            rows.append(
+                {
+                    "kind": kind,
+                    "onset_s": float(a["onset"] - raw.first_time),
+                    "offset_s": float(a["onset"] - raw.first_time + a["duration"]),
+                }
+            )
         elif d not in messages:
             messages[d] = float(a["onset"] - raw.first_time)
     rec = GazeRecording(raw.times.copy(), x, y, pupil, valid, raw.info["sfreq"], messages,
@@ -100,7 +116,9 @@ TOBII_COLUMNS = {"time": "Recording timestamp [μs]", "x": "Gaze point X [DACS p
                  "movement": "Eye movement type"}  # fmt: skip
 
 
-def read_tabular(path: Path, columns: dict[str, str], *, time_unit_s: float, sep: str) -> GazeRecording:
+def read_tabular(
+    path: Path, columns: dict[str, str], *, time_unit_s: float, sep: str
+) -> GazeRecording:
     """Gaze from a table with declared column names (Tobii TSV, generic CSV).
 
     ``columns`` maps ``time, x, y`` (required) and ``pupil, validity, event, movement`` (optional)
@@ -112,8 +130,10 @@ def read_tabular(path: Path, columns: dict[str, str], *, time_unit_s: float, sep
         raise GazeInputError(f"{path.name}: not a readable table ({exc})") from None
     missing = [columns[k] for k in ("time", "x", "y") if columns.get(k) not in df.columns]
     if missing:
-        raise GazeInputError(f"{path.name}: columns {missing} not found; the file has {list(df.columns)[:12]}. "
-                             "Declare the right names under eyetrack.columns")
+        raise GazeInputError(
+            f"{path.name}: columns {missing} not found; the file has {list(df.columns)[:12]}. "
+            "Declare the right names under eyetrack.columns"
+        )
     messages = {}
     ev_col = columns.get("event")
     if ev_col in df.columns:
@@ -132,9 +152,16 @@ def read_tabular(path: Path, columns: dict[str, str], *, time_unit_s: float, sep
     valid = np.isfinite(x) & np.isfinite(y)
     vcol = columns.get("validity")
     if vcol in df.columns:
-        valid &= df[vcol].astype(str).str.lower().isin(["valid", "0", "1.0", "true"]).to_numpy() | (df[vcol].astype(str) == "Valid").to_numpy()
+        valid &= (
+            df[vcol].astype(str).str.lower().isin(["valid", "0", "1.0", "true"]).to_numpy()
+            | (df[vcol].astype(str) == "Valid").to_numpy()
+        )
     pcol = columns.get("pupil")
-    pupil = pd.to_numeric(df[pcol], errors="coerce").to_numpy(float) if pcol in df.columns else np.full(len(t), np.nan)
+    pupil = (
+        pd.to_numeric(df[pcol], errors="coerce").to_numpy(float)
+        if pcol in df.columns
+        else np.full(len(t), np.nan)
+    )
     events = pd.DataFrame(columns=["kind", "onset_s", "offset_s"])
     mcol = columns.get("movement")
     if mcol in df.columns:
@@ -151,18 +178,26 @@ def read_tabular(path: Path, columns: dict[str, str], *, time_unit_s: float, sep
 READERS: dict[str, Callable[..., GazeRecording]] = {
     "eyelink_asc": lambda p, cfg: read_eyelink_asc(p),
     "tobii_tsv": lambda p, cfg: read_tabular(p, TOBII_COLUMNS, time_unit_s=1e-6, sep="\t"),
-    "csv": lambda p, cfg: read_tabular(p, dict(cfg["columns"]), time_unit_s=float(cfg["csv_time_unit_s"]), sep=","),
+    "csv": lambda p, cfg: read_tabular(
+        p, dict(cfg["columns"]), time_unit_s=float(cfg["csv_time_unit_s"]), sep=","
+    ),
 }
 
 
-def read_gaze(path: str | Path, *, fmt: str | None = None, cfg: dict | None = None) -> GazeRecording:
+def read_gaze(
+    path: str | Path, *, fmt: str | None = None, cfg: dict | None = None
+) -> GazeRecording:
     """Read any supported gaze file with its sidecar geometry; validates timing and rate."""
     path = Path(path)
     if not path.is_file():
         raise GazeInputError(f"{path}: no such gaze file")
-    fmt = fmt or {".asc": "eyelink_asc", ".tsv": "tobii_tsv", ".csv": "csv"}.get(path.suffix.lower())
+    fmt = fmt or {".asc": "eyelink_asc", ".tsv": "tobii_tsv", ".csv": "csv"}.get(
+        path.suffix.lower()
+    )
     if fmt not in READERS:
-        raise GazeInputError(f"{path.name}: unknown gaze format {fmt!r}; supported: {sorted(READERS)}")
+        raise GazeInputError(
+            f"{path.name}: unknown gaze format {fmt!r}; supported: {sorted(READERS)}"
+        )
     geometry = read_sidecar(path)
     rec = READERS[fmt](path, cfg or {"columns": {}, "csv_time_unit_s": 1.0})
     rec.geometry = geometry

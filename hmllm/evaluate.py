@@ -22,7 +22,7 @@ from omegaconf import OmegaConf  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from hmllm.errors import DataError  # noqa: E402
-from hmllm.metrics import accuracy, bootstrap_ci, ece, macro_f1, saliency_scores  # noqa: E402
+from hmllm.metrics import accuracy, bootstrap_ci, ece, macro_f1, markdown_table, saliency_scores  # noqa: E402
 from hmllm.model import checkpoint  # noqa: E402
 from hmllm.model.data import INDICES, load  # noqa: E402
 from hmllm.model.net import N_CLASSES  # noqa: E402
@@ -85,7 +85,9 @@ def class_metrics(pred: pd.DataFrame, *, n_boot: int, seed: int) -> dict:
         d = pred[sel]
         for k, nc in N_CLASSES.items():
             y, p = d[f"{k}_class"].to_numpy(), d[f"pred_{k}"].to_numpy()
-            lo, hi = bootstrap_ci(d, lambda x, k=k: accuracy(x[f"{k}_class"].to_numpy(), x[f"pred_{k}"].to_numpy()), n=n_boot, seed=seed)
+            ok = d[f"{k}_class"] >= 0
+            per_ad = pd.DataFrame({"ad": d["ad_id"], "c": (d[f"{k}_class"] == d[f"pred_{k}"]) & ok, "t": ok}).groupby("ad").sum()
+            lo, hi = bootstrap_ci(per_ad["c"].to_numpy(float), per_ad["t"].to_numpy(float), n=n_boot, seed=seed)
             res[f"{level}.{k}"] = {"accuracy": accuracy(y, p), "ci95": [lo, hi], "macro_f1": macro_f1(y, p, nc), "n": int((y >= 0).sum())}
         res[f"{level}.mean_accuracy"] = float(np.mean([res[f"{level}.{k}"]["accuracy"] for k in N_CLASSES]))
     return res
@@ -166,13 +168,13 @@ def write_tables(rows: dict, fair: pd.DataFrame, out: Path, test_ads: int) -> No
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {r.get('P2.mean_accuracy', float('nan')):.3f} |")
     for name, r in rows.items():
         if "spearman" in r:
-            lines += ["", f"## {name}", f"- Spearman (continuous): " + ", ".join(f"{k.upper()} {v:.3f}" for k, v in r["spearman"].items()),
-                      f"- ECE: " + ", ".join(f"{k.upper()} {v:.3f}" for k, v in r["ece"].items()),
+            lines += ["", f"## {name}", "- Spearman (continuous): " + ", ".join(f"{k.upper()} {v:.3f}" for k, v in r["spearman"].items()),
+                      "- ECE: " + ", ".join(f"{k.upper()} {v:.3f}" for k, v in r["ece"].items()),
                       f"- ad effects: {json.dumps(r['ad_effects'])}"]  # fmt: skip
             if "saliency" in r:
                 lines.append("- saliency: " + ", ".join(f"{k} {v:.3f}" for k, v in r["saliency"].items()))
     (out / "metrics.md").write_text("\n".join(lines) + "\n")
-    fl = ["# Per-group accuracy (fairness)", "", fair.to_markdown(index=False, floatfmt=".3f") if len(fair) else "(no rows)"]
+    fl = ["# Per-group accuracy (fairness)", "", markdown_table(fair) if len(fair) else "(no rows)"]
     (out / "fairness.md").write_text("\n".join(fl) + "\n")
 
 
@@ -199,6 +201,6 @@ def plot_calibration(pred: pd.DataFrame, probs: dict, path: Path) -> None:
 
 def run(cfg) -> None:
     """CLI entry of `hmllm evaluate`."""
-    rows = evaluate(cfg)
+    evaluate(cfg)
     out = resolve_path(cfg.paths.runs) / "eval"
     print((out / "metrics.md").read_text())

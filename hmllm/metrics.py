@@ -40,16 +40,27 @@ def ece(y: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> float:
                      for b in range(n_bins) if (bins == b).any()))  # fmt: skip
 
 
-def bootstrap_ci(df: pd.DataFrame, stat, *, n: int, seed: int, by: str = "ad_id") -> tuple[float, float]:
-    """95 % percentile interval of ``stat(df)`` resampling whole ads with replacement."""
+def bootstrap_ci(correct: np.ndarray, total: np.ndarray, *, n: int, seed: int) -> tuple[float, float]:
+    """95 % percentile interval of an accuracy, resampling whole ads with replacement.
+
+    ``correct`` and ``total`` are per-ad counts, so one resample is two sums (fast enough for
+    thousands of resamples).
+    """
+    if len(total) == 0 or total.sum() == 0:
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    groups = {k: g for k, g in df.groupby(by)}
-    keys = list(groups)
-    vals = []
-    for _ in range(n):
-        pick = rng.choice(len(keys), len(keys), replace=True)
-        vals.append(stat(pd.concat([groups[keys[i]] for i in pick])))
-    return float(np.nanpercentile(vals, 2.5)), float(np.nanpercentile(vals, 97.5))
+    pick = rng.integers(0, len(total), size=(n, len(total)))
+    acc = correct[pick].sum(1) / np.maximum(total[pick].sum(1), 1)
+    return float(np.percentile(acc, 2.5)), float(np.percentile(acc, 97.5))
+
+
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A GitHub-markdown table of ``df`` (no extra dependency)."""
+    cols = list(df.columns)
+    fmt = lambda v: format(v, floatfmt) if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
 
 
 def saliency_scores(pred: np.ndarray, gt: np.ndarray, top_frac: float = 0.1) -> dict[str, float]:

@@ -67,7 +67,8 @@ def load_experiment(folder: Path) -> Experiment:
 def read_number(root: Path, where: dict[str, Any]) -> float:
     """Read one reported number below ``root``.
 
-    ``where`` is ``{file, key}`` for JSON (``key`` a dotted path) or ``{file, column, agg,
+    ``where`` is ``{file, key}`` for JSON (``key`` a ``/``-separated path, since metric names
+    contain dots) or ``{file, column, agg,
     query?}`` for a Parquet/TSV/CSV table (``agg`` one of mean, sum, min, max, count).
     """
     path = root / where["file"]
@@ -75,7 +76,7 @@ def read_number(root: Path, where: dict[str, Any]) -> float:
         raise DataError(f"expected result file {path} was not written")
     if path.suffix == ".json":
         node: Any = json.loads(path.read_text())
-        for part in str(where["key"]).split("."):
+        for part in str(where["key"]).split("/"):
             if isinstance(node, list):
                 node = node[int(part)]
             elif part in node:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from hmllm.model.hypergraph import HGNNConv, audience_edges, incidence, semantic_edges, temporal_edges
+from hmllm.model.hypergraph import (
+    HGNNConv,
+    audience_edges,
+    incidence,
+    semantic_edges,
+    temporal_edges,
+)
 
 N_CLASSES = {"en": 2, "em": 3, "emr": 2}
 

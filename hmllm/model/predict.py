@@ -66,7 +66,9 @@ class Predictor:
         n_pix = state["state_dict"]["sal_head.2.weight"].shape[0]
         hw = tuple(state.get("saliency_hw") or ((18, 32) if n_pix == 18 * 32 else (1, n_pix)))
         v = self.vocab
-        self.model = ResponseModel(len(v.feature_names), len(v.genders) + len(v.age_bands), len(v.signal_names), mcfg, hw)
+        self.model = ResponseModel(
+            len(v.feature_names), len(v.genders) + len(v.age_bands), len(v.signal_names), mcfg, hw
+        )
         self.model.load_state_dict(state["state_dict"])
         self.model.eval()
         self.hw = hw
@@ -77,7 +79,9 @@ class Predictor:
             groups = [groups]
         unknown = [g for g in groups if g not in self.groups]
         if unknown or not groups:
-            raise ValueError(f"unknown audience group(s) {unknown or groups}; this model knows {self.groups}")
+            raise ValueError(
+                f"unknown audience group(s) {unknown or groups}; this model knows {self.groups}"
+            )
         missing = [c for c in ["shot", *self.feature_names] if c not in features.columns]
         if missing:
             raise DataError(
@@ -91,7 +95,9 @@ class Predictor:
         """All (shot, group) cells of one ad, group-major as in training."""
         v = self.vocab
         f = features.sort_values("shot")
-        x = (f[self.feature_names].to_numpy(np.float64) - np.asarray(v.feature_mean)) / np.asarray(v.feature_std)
+        x = (f[self.feature_names].to_numpy(np.float64) - np.asarray(v.feature_mean)) / np.asarray(
+            v.feature_std
+        )
         x = np.nan_to_num(x).astype(np.float32)  # (S, F)
         n_s, n_g = len(f), len(self.groups)
         shots = f["shot"].to_numpy(np.int64)
@@ -99,7 +105,9 @@ class Predictor:
         aud = np.repeat(np.stack([v.audience_vector(g) for g in self.groups]), n_s, axis=0)
         g_idx = np.repeat(np.arange(n_g), n_s)
         gender = np.array([v.genders.index(v.group_attrs[g]["gender"]) for g in self.groups])[g_idx]
-        age = np.array([v.age_bands.index(v.group_attrs[g]["age_band"]) for g in self.groups])[g_idx]
+        age = np.array([v.age_bands.index(v.group_attrs[g]["age_band"]) for g in self.groups])[
+            g_idx
+        ]
         n = n_s * n_g
         t = torch.as_tensor
         return Batch(
@@ -159,7 +167,11 @@ class Predictor:
             var = var + torch.stack(mc_val).var(0)
         sd = var.sqrt().numpy()
         mu = out["value"].numpy()
-        ad_sd = torch.stack([a.float() for a in mc_ad]).std(0).numpy() if len(mc_ad) > 1 else np.zeros((len(self.groups), 2))
+        ad_sd = (
+            torch.stack([a.float() for a in mc_ad]).std(0).numpy()
+            if len(mc_ad) > 1
+            else np.zeros((len(self.groups), 2))
+        )
         sel = [self.groups.index(g) for g in groups]
         shots = b.shot.numpy()[:n_s]
         rows = []
@@ -216,6 +228,8 @@ class Predictor:
         return pd.concat(rows, ignore_index=True)
 
 
-def load_predictor(checkpoint_path: str | Path, *, mc_samples: int = 16, seed: int = 0) -> Predictor:
+def load_predictor(
+    checkpoint_path: str | Path, *, mc_samples: int = 16, seed: int = 0
+) -> Predictor:
     """Load a trained checkpoint (``weights_only=True``) as a :class:`Predictor`."""
     return Predictor(checkpoint.load(checkpoint_path), mc_samples=mc_samples, seed=seed)

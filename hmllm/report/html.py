@@ -41,7 +41,13 @@ def plotly_js() -> str:
 def script_json(obj) -> str:
     """JSON that is safe inside ``<script>``: no ``<``, ``>`` or ``&`` can end the element."""
     text = json.dumps(obj, ensure_ascii=False)
-    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for ch, esc in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(ch, esc)
     return text
 
@@ -62,7 +68,9 @@ def _check_cfg(cfg: dict) -> None:
     if cfg["palette"] not in PALETTES:
         raise ConfigError(f"report.palette must be one of {list(PALETTES)}, got {cfg['palette']!r}")
     if float(cfg["inline_video_max_mb"]) < 0:
-        raise ConfigError(f"report.inline_video_max_mb must be >= 0, got {cfg['inline_video_max_mb']}")
+        raise ConfigError(
+            f"report.inline_video_max_mb must be >= 0, got {cfg['inline_video_max_mb']}"
+        )
 
 
 def _view(result_path: Path, cfg: dict, base_rel: str = "") -> dict:
@@ -78,8 +86,8 @@ def _view(result_path: Path, cfg: dict, base_rel: str = "") -> dict:
     video = _inside(base, result["ad"]["video_file"])
     if video is not None and video.stat().st_size <= float(cfg["inline_video_max_mb"]) * 1e6:
         src = _data_uri(video)
-    else:
-        src = base_rel + result["ad"]["video_file"]  # relative link: works when the folder is opened
+    else:  # a relative link: still works offline when the folder is opened
+        src = base_rel + result["ad"]["video_file"]
     images = {}
     refs = [s[k] for s in result["shots"] for k in ("keyframe", "thumbnail")]
     refs += [h["file"] for h in result.get("heatmaps", [])]

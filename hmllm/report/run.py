@@ -13,10 +13,14 @@ def run(cfg) -> None:
     from hmllm.report import export_static, render_report
 
     if not cfg.result:
-        raise ConfigError("give the result to render: `hmllm report result=reports/<ad>/result.json`")
+        raise ConfigError(
+            "give the result to render: `hmllm report result=reports/<ad>/result.json`"
+        )
     path = resolve_path(cfg.result)
     if not path.is_file():
-        raise ConfigError(f"result={cfg.result!r}: no such file ({path}); `hmllm score` writes reports/<ad>/result.json")
+        raise ConfigError(
+            f"result={cfg.result!r}: no such file ({path}); `hmllm score` writes reports/<ad>/result.json"
+        )
     rep = OmegaConf.to_container(cfg.report, resolve=True)
     out = render_report(path, path.parent / "index.html", rep)
     if rep["static"]:

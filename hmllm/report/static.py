@@ -26,7 +26,12 @@ def _figure(result: dict, base: Path, cfg: dict):
     auds = [a["id"] for a in result["audiences"]]
     n_thumb = min(len(shots), int(cfg.get("max_storyboard_shots", 12)))
     fig = plt.figure(figsize=(13.33, 7.5))  # 16:9 slide
-    fig.suptitle(f"{_plain(result['ad']['name'])} — per-shot response (predicted)", fontsize=13, x=0.04, ha="left")
+    fig.suptitle(
+        f"{_plain(result['ad']['name'])} — per-shot response (predicted)",
+        fontsize=13,
+        x=0.04,
+        ha="left",
+    )
     w = 0.92 / max(n_thumb, 1)
     for i, s in enumerate(shots[:n_thumb]):
         ax = fig.add_axes((0.04 + i * w, 0.80, w - 0.006, 0.11))
@@ -54,10 +59,18 @@ def _figure(result: dict, base: Path, cfg: dict):
     # per-shot engagement of the first audience as a coloured strip (red high / green low)
     ax = fig.add_axes((0.67, 0.58, 0.31, 0.16))
     vals = {(p["audience"], p["index"], p["shot"]): p["value"] for p in result["predictions"]}
-    grid = np.array([[vals.get((auds[0], k, s["shot"]), np.nan) for s in shots] for k in ("en", "em", "emr")])
+    grid = np.array(
+        [[vals.get((auds[0], k, s["shot"]), np.nan) for s in shots] for k in ("en", "em", "emr")]
+    )
     rng = np.nanmax(grid, axis=1, keepdims=True) - np.nanmin(grid, axis=1, keepdims=True)
     norm = (grid - np.nanmin(grid, axis=1, keepdims=True)) / np.where(rng > 0, rng, 1)
-    ax.imshow(norm, aspect="auto", cmap=CMAP.get(cfg.get("palette", "redgreen"), "RdYlGn_r"), vmin=0, vmax=1)
+    ax.imshow(
+        norm,
+        aspect="auto",
+        cmap=CMAP.get(cfg.get("palette", "redgreen"), "RdYlGn_r"),
+        vmin=0,
+        vmax=1,
+    )
     ax.set_yticks(range(3), ["EN", "EM", "EMR"], fontsize=7)
     ax.set_xticks(range(len(shots)), [str(s["shot"] + 1) for s in shots], fontsize=6)
     high = "red" if cfg.get("palette", "redgreen") == "redgreen" else "orange"
@@ -74,7 +87,9 @@ def _figure(result: dict, base: Path, cfg: dict):
     return fig
 
 
-def export_static(result_path: str | Path, out_dir: str | Path, cfg: dict | None = None) -> list[Path]:
+def export_static(
+    result_path: str | Path, out_dir: str | Path, cfg: dict | None = None
+) -> list[Path]:
     """Write ``report.png`` and ``report.pdf`` (one 16:9 page) for a score result.
 
     Parameters
@@ -98,7 +113,9 @@ def export_static(result_path: str | Path, out_dir: str | Path, cfg: dict | None
     png, pdf = out_dir / "report.png", out_dir / "report.pdf"
     fig.savefig(png, dpi=int(cfg.get("static_dpi", 110)))
     # fixed metadata so re-runs give identical files
-    with PdfPages(pdf, metadata={"Creator": "hmllm", "Producer": "hmllm", "CreationDate": None}) as pp:
+    with PdfPages(
+        pdf, metadata={"Creator": "hmllm", "Producer": "hmllm", "CreationDate": None}
+    ) as pp:
         pp.savefig(fig)
     plt.close(fig)
     return [png, pdf]

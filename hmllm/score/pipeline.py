@@ -8,8 +8,10 @@ trained with) → per-shot, per-audience predictions → ``result.json`` (valida
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
+import time
 from pathlib import Path
 
 import jsonschema
@@ -24,6 +26,7 @@ from hmllm.paths import resolve_path
 from hmllm.score.audience import resolve_audiences
 from hmllm.score.moments import key_moments, summary_sentences
 
+log = logging.getLogger("hmllm.score")
 SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 INDICES = ("en", "em", "emr")
@@ -84,7 +87,9 @@ def _curves(shots: pd.DataFrame, pred_shots: pd.DataFrame, groups: list[str], du
     tab = pred_shots.set_index(["group", "index", "shot"])["value"]
     curves: dict = {"times_s": [round(float(t), 3) for t in times], "groups": {}}
     for g in groups:
-        curves["groups"][g] = {k: [float(tab.loc[(g, k, int(s))]) for s in shot_ids] for k in INDICES}
+        curves["groups"][g] = {
+            k: [float(tab.loc[(g, k, int(s))]) for s in shot_ids] for k in INDICES
+        }
     return curves
 
 
@@ -129,18 +134,29 @@ def score_video(video: Path, groups: list[str], predictor, out_dir: Path, cfg: d
     from hmllm.video.transcript import shot_transcripts
 
     v = cfg["video"]
+    t0 = [time.perf_counter()]
+
+    def tick(stage: str) -> None:  # per-stage wall time, logged for bench/score_e2e.py
+        now = time.perf_counter()
+        log.info("score %s: %s took %.2f s", video.name, stage, now - t0[0])
+        t0[0] = now
+
     size_mb = video.stat().st_size / 1e6
     if size_mb > float(cfg["max_file_mb"]):
         raise DataError(f"{video.name}: {size_mb:.0f} MB exceeds score_cfg.max_file_mb={cfg['max_file_mb']}; "
                         "compress the ad or raise the limit")  # fmt: skip
     info = probe(video, max_pixels=int(v["max_pixels"]), max_duration_s=float(v["max_duration_s"]))
+    tick("probe")
     shots = detect_shots(video, detector=v["detector"], fps=info.fps, n_frames=info.n_frames,
                          fade_threshold=v.get("fade_threshold"), **dict(v["detector_params"]))  # fmt: skip
+    tick("shots")
     ad_dir = out_dir / safe_stem(video.name)
     ad_dir.mkdir(parents=True, exist_ok=True)
     keyframes(video, shots, ad_dir / "keyframes", thumb_width=int(v["thumb_width_px"]))
+    tick("keyframes")
     cache = resolve_path(cfg["cache"]) if cfg.get("cache") else None
     feats = shot_features(video, shots, cfg["features"], cache, video_sha256=info.sha256)
+    tick("features")
     missing = [c for c in predictor.feature_names if c not in feats.columns]
     if missing:
         raise ConfigError(
@@ -150,12 +166,15 @@ def score_video(video: Path, groups: list[str], predictor, out_dir: Path, cfg: d
             "config the model was trained with"
         )
     pred = predictor.predict(feats, groups)
+    tick("predict")
     text = shot_transcripts(video, shots)
     fx = feats.set_index("shot")
+    rules = cfg["data"]["instructions"]["describe"]  # the feature cut-offs prepare words shots with
     shot_list = [{"shot": int(r.shot), "onset_s": float(r.onset_s), "offset_s": float(r.offset_s),
                   "keyframe": f"keyframes/shot{int(r.shot):03d}.jpg",
                   "thumbnail": f"keyframes/thumb_shot{int(r.shot):03d}.jpg",
-                  "description": describe_shot(fx.loc[int(r.shot)]), "transcript": str(text[i] or "")}
+                  "description": describe_shot(fx.loc[int(r.shot)].to_dict(), "", rules),
+                  "transcript": str(text[i] or "")}
                  for i, r in enumerate(shots.itertuples())]  # fmt: skip
     preds = []
     for r in pred.shots.to_dict("records"):
@@ -201,6 +220,7 @@ def score_video(video: Path, groups: list[str], predictor, out_dir: Path, cfg: d
     result["key_moments"] = key_moments(result, hook_s=float(cfg["hook_s"]))
     result["summary"] = summary_sentences(result)
     validate_result(result)
+    tick("heatmaps+result")
     # the video travels with the report under a fixed safe name (inlined into the HTML when small)
     shutil.copyfile(video, ad_dir / result["ad"]["video_file"])
     out = ad_dir / "result.json"
@@ -208,8 +228,10 @@ def score_video(video: Path, groups: list[str], predictor, out_dir: Path, cfg: d
     from hmllm.report import export_static, render_report
 
     render_report(out, ad_dir / "index.html", cfg["report"])
+    tick("html")
     if cfg["report"]["static"]:
         export_static(out, ad_dir, cfg["report"])
+        tick("static")
     return out
 
 
@@ -253,7 +275,9 @@ def score_ads(videos: list[Path], audiences: list[str] | str, *, checkpoint: Pat
             raise DataError(f"{v}: no such video file")
     predictor = load_predictor(checkpoint, mc_samples=int(cfg["mc_samples"]), seed=int(cfg["seed"]))
     check_features_match(predictor, cfg["features"])
-    groups = resolve_audiences(audiences, predictor.groups, int(predictor.card.get("k_anonymity", 5)))
+    groups = resolve_audiences(
+        audiences, predictor.groups, int(predictor.card.get("k_anonymity", 5))
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = [safe_stem(v.name) for v in videos]

@@ -105,6 +105,8 @@ def create_app(
         settings.data_dir / "tmp",
     ):
         d.mkdir(parents=True, exist_ok=True)
+    for stale in (settings.data_dir / "tmp").iterdir():  # half-received uploads of a stopped server
+        stale.unlink(missing_ok=True)
     auth = TokenAuth(load_tokens(settings.tokens_file))
     if not auth.users:
         log.warning(

@@ -58,7 +58,9 @@ class ServeSettings:
     allowed_codecs: tuple[str, ...] = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4")
     host: str = "127.0.0.1"
     port: int = 8765
-    score_cfg: dict | None = field(default=None, compare=False)  # scorer settings (None: its defaults)
+    score_cfg: dict | None = field(
+        default=None, compare=False
+    )  # scorer settings (None: its defaults)
 
     def __post_init__(self) -> None:
         checks = [
@@ -164,4 +166,6 @@ def score_config(cfg: Any) -> dict:
                 composed = compose(config_name="score", overrides=overrides)
         return OmegaConf.to_container(composed.score_cfg, resolve=True)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"serve.score_overrides={overrides[2:]} do not compose with configs/score.yaml: {exc}") from None
+        raise ConfigError(
+            f"serve.score_overrides={overrides[2:]} do not compose with configs/score.yaml: {exc}"
+        ) from None

@@ -86,12 +86,15 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            job = self.store.claim()
-            if job is None:
-                self._wake.wait(self.settings.poll_interval_s)
-                self._wake.clear()
-                continue
-            self.run_job(job)
+            try:
+                job = self.store.claim()
+                if job is not None:
+                    self.run_job(job)
+                    continue
+            except Exception:  # noqa: BLE001 - e.g. a locked/full disk: log, back off, keep serving
+                log.exception("worker error; retrying in %.1f s", self.settings.poll_interval_s)
+            self._wake.wait(self.settings.poll_interval_s)
+            self._wake.clear()
 
     def run_job(self, job: Job) -> None:
         """Score one claimed job and record its outcome (never raises)."""

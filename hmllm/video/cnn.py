@@ -64,6 +64,17 @@ def train_cnn(shot_frames: list[np.ndarray], cfg: dict, *, progress: bool = Fals
     groups = [g for g in shot_frames if len(g) >= 2]
     if len(groups) < 2:
         raise DataError("the CNN encoder needs at least 2 shots with 2+ frames each to train on")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(
+        1
+    )  # small convs: extra threads only contend on a shared 2-core box (5x slower)
+    try:
+        return _train(groups, cfg, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(groups: list[np.ndarray], cfg: dict, progress: bool) -> TinyCNN:
     torch.manual_seed(int(cfg["seed"]))
     rng = np.random.default_rng(int(cfg["seed"]))
     model = TinyCNN(tuple(cfg["channels"]), int(cfg["embed_dim"]))

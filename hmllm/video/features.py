@@ -74,6 +74,18 @@ def detect_faces(gray: np.ndarray, min_face_frac: float, scale_factor: float) ->
     return len(faces), area
 
 
+def flow_magnitude(a: np.ndarray, b: np.ndarray, width_px: int) -> float:
+    """Mean Farneback optical-flow magnitude between RGB frames ``a`` → ``b``, in frame widths/frame.
+
+    Computed on grey frames downscaled to ``width_px`` (pixels) for speed.
+    """
+    h = max(8, int(round(a.shape[0] * width_px / a.shape[1])))
+    ga, gb = (cv2.resize(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), (width_px, h), interpolation=cv2.INTER_AREA)
+              for x in (a, b))  # fmt: skip
+    flow = cv2.calcOpticalFlowFarneback(ga, gb, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    return float(np.linalg.norm(flow, axis=2).mean() / width_px)
+
+
 def frame_stats(rgb: np.ndarray) -> dict[str, float]:
     """Colour, brightness, edges and text of one RGB frame (faces: :func:`detect_faces`)."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -139,6 +151,8 @@ def handcrafted(
         motion = float(
             np.abs(now[sl].astype(np.float32) - after[sl].astype(np.float32)).mean() / 255
         )
+        flow = float(np.mean([flow_magnitude(a, b, int(cfg["flow_width_px"]))
+                              for a, b in zip(now[sl], after[sl], strict=True)]))  # fmt: skip
         centre = 0.5 * (sh.onset_s + sh.offset_s)
         window = float(cfg["cut_rate_window_s"])
         n_cuts = int(
@@ -147,7 +161,7 @@ def handcrafted(
             ).sum()
         )
         row = {"shot": int(sh.shot), **stats.to_dict(), "face_count": float(n_faces),
-               "face_area": face_area, "motion": motion,
+               "face_area": face_area, "motion": motion, "flow": flow,
                "duration_s": float(sh.offset_s - sh.onset_s), "position": centre / max(duration, 1e-9),
                "cut_rate_per_10s": n_cuts * 10.0 / window}  # fmt: skip
         if audio is not None and audio.size:
@@ -205,13 +219,13 @@ def hf_encoder(
     over the shot; video models (config with ``num_frames``, e.g. VideoMAE) get the shot's frames
     as one clip. Pooled output when the model has one, else the mean of the last hidden state.
     """
-    import torch
-
     name = cfg.get("model_name_or_path")
     if not name:
         raise ConfigError(
             "features.model_name_or_path must name a Hugging Face vision model (hub id or folder)"
         )
+    import torch
+
     processor, model = load_hf_encoder(str(name))
     torch.manual_seed(int(cfg.get("seed", 0)))
     clip_len = getattr(model.config, "num_frames", None)
@@ -258,6 +272,9 @@ def cnn_encoder(
         model = cnn.load_weights(got) if isinstance(got, Path) else got
     return _per_shot_mean(shots, idx, cnn.embed(model, frames), "cnn")
 
+
+#: Bumped when an extractor's output changes, so caches written by older code are not reused.
+EXTRACTOR_VERSION = {"handcrafted": 3, "cnn": 1, "hf": 1}
 
 FeatureExtractor = Callable[[Path, pd.DataFrame, dict, Path | None], pd.DataFrame]
 
@@ -340,7 +357,7 @@ def shot_features(path: str | Path, shots: pd.DataFrame, cfg_features: dict, cac
         if cfg_features.get("transcript") and sub.is_file():
             shots_key += file_sha256(sub)[:8]
         cache_file = (Path(cache_dir) / "features"
-                      / f"{sha[:16]}-{name}-{config_hash(cfg_features)}-{shots_key}.parquet")  # fmt: skip
+                      / f"{sha[:16]}-{name}-{config_hash({**cfg_features, '_v': EXTRACTOR_VERSION.get(name, 0)})}-{shots_key}.parquet")  # fmt: skip
         if cache_file.is_file():
             return pd.read_parquet(cache_file)
     df = FEATURE_EXTRACTORS[name](

@@ -35,7 +35,11 @@ def make_raw(
     t = np.arange(n) / sfreq
     n_ch = len(CHANNELS)
     sec = np.clip(((t - onset_s) // 1).astype(int), 0, None)
-    eng = np.zeros(n) if engagement is None else np.asarray(engagement)[np.clip(sec, 0, len(engagement) - 1)]
+    eng = (
+        np.zeros(n)
+        if engagement is None
+        else np.asarray(engagement)[np.clip(sec, 0, len(engagement) - 1)]
+    )
     val = np.zeros(n) if valence is None else np.asarray(valence)[np.clip(sec, 0, len(valence) - 1)]
     inside = (t >= onset_s) & (t < onset_s + video_s)
     eng = np.where(inside, eng, 0.0)
@@ -45,7 +49,9 @@ def make_raw(
         x = rng.standard_normal((size, n))
         return mne.filter.filter_data(x, sfreq, lo, hi, verbose=False)
 
-    shared = rng.standard_normal(n)
+    # a broadband common source (volume conduction) makes good channels correlate (r ≈ 0.5)
+    shared = band(1, 40, 1)[0] * 6.0
+    gains = rng.uniform(0.8, 1.25, n_ch)  # electrode impedances differ
     data = np.empty((n_ch, n))
     alpha = band(8, 13, n_ch)
     theta = band(4, 8, n_ch)
@@ -62,9 +68,9 @@ def make_raw(
             3 * alpha[i] * a_gain
             + 2 * theta[i] * np.exp(-0.3 * eng)
             + 1.5 * beta[i] * np.exp(0.5 * eng)
-            + 1.0 * shared
+            + shared
             + pink[i]
-        )
+        ) * gains[i]
     data *= 5e-6  # ~10-20 µV scalp EEG
     if blinks:
         for b in np.arange(onset_s + 1.0, duration_s - 1.0, 3.0):
@@ -93,4 +99,6 @@ def eeg_cfg() -> dict:
 
     from hmllm.paths import config_dir
 
-    return OmegaConf.to_container(OmegaConf.load(config_dir() / "eeg" / "default.yaml"), resolve=True)
+    return OmegaConf.to_container(
+        OmegaConf.load(config_dir() / "eeg" / "default.yaml"), resolve=True
+    )

@@ -27,7 +27,9 @@ def _classes(values: np.ndarray, train: np.ndarray, n: int) -> tuple[np.ndarray,
     return np.searchsorted(thr, values, side="right").astype(np.int8), thr
 
 
-def make_prepared(root: Path, *, n_ads: int = 12, n_shots: int = 6, noise: float = 0.25, seed: int = 0) -> Path:
+def make_prepared(
+    root: Path, *, n_ads: int = 12, n_shots: int = 6, noise: float = 0.25, seed: int = 0
+) -> Path:
     """Write a fake prepared dataset whose classes depend on shot features × group gender/age.
 
     EN = f0 for women and -f0 for men (+ f1 for the young band): a video-only model can only reach
@@ -36,9 +38,16 @@ def make_prepared(root: Path, *, n_ads: int = 12, n_shots: int = 6, noise: float
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     ad_ids = [f"ad{i:02d}" for i in range(n_ads)]
-    split = {a: ("train" if i < n_ads - 4 else "val" if i < n_ads - 2 else "test") for i, a in enumerate(ad_ids)}
+    split = {
+        a: ("train" if i < n_ads - 4 else "val" if i < n_ads - 2 else "test")
+        for i, a in enumerate(ad_ids)
+    }
     feats = pd.DataFrame(
-        [(a, s, *rng.normal(size=N_FEATURES).astype(np.float32)) for a in ad_ids for s in range(n_shots)],
+        [
+            (a, s, *rng.normal(size=N_FEATURES).astype(np.float32))
+            for a in ad_ids
+            for s in range(n_shots)
+        ],
         columns=["ad_id", "shot", *[f"f{i}" for i in range(N_FEATURES)]],
     )
     feats["split"] = feats["ad_id"].map(split)
@@ -76,9 +85,12 @@ def make_prepared(root: Path, *, n_ads: int = 12, n_shots: int = 6, noise: float
     lab = lab.drop(columns=[f"true_{k}" for k in names])
     lab.to_parquet(root / "labels.parquet", index=False)
     feats.to_parquet(root / "features.parquet", index=False)
-    pd.DataFrame([{"group": g, "level": "P1" if g == "all" else "P2", "gender": ge, "age_band": b} for g, ge, b in GROUPS]).to_parquet(
-        root / "groups.parquet", index=False
-    )
+    pd.DataFrame(
+        [
+            {"group": g, "level": "P1" if g == "all" else "P2", "gender": ge, "age_band": b}
+            for g, ge, b in GROUPS
+        ]
+    ).to_parquet(root / "groups.parquet", index=False)
     # gaze density: a blob whose column follows f4 (so the saliency head has something to learn)
     yy, xx = np.mgrid[: HW[0], : HW[1]]
     maps = []

@@ -14,7 +14,7 @@ COLOURS = [(200, 40, 40), (40, 160, 60), (40, 60, 200)]
 FPS = 10
 W, H = 96, 54
 GROUPS = ["all", "female_26-30"]
-XSS = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>"
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
 def write_mp4(path: Path) -> Path:
@@ -52,7 +52,8 @@ def example_result(name: str = "spring_sale.mp4", transcript: str = "Fresh deals
                               "probabilities": {n: float(q) for n, q in zip(names, p, strict=True)},
                               "value": v, "value_lo": v - 0.15, "value_hi": v + 0.15})  # fmt: skip
     times = [round(float(t), 3) for t in np.arange(0, SHOTS[-1][1] + 0.01, 0.25)]
-    shot_of = [max(i for i, (a, _) in enumerate(SHOTS) if a <= t) for t in times]  # last sample = end
+    # the last sample is the end of the ad, as in the pipeline's curves
+    shot_of = [max(i for i, (a, _) in enumerate(SHOTS) if a <= t) for t in times]
     curves = {"times_s": times, "groups": {g: {k: [base[k][s] + 0.05 * gi for s in shot_of] for k in classes}
                                            for gi, g in enumerate(GROUPS)}}  # fmt: skip
     result = {

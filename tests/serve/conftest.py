@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -13,15 +15,22 @@ TOKENS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789ab"}
 
 
 def write_mp4(
-    path: Path, *, seconds: float = 3.0, fps: int = 10, size: int = 64, seed: int = 0
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    fps: int = 10,
+    size: int = 64,
+    seed: int = 0,
+    fmt: str = "mp4",
+    encoder: str = "libx264",
 ) -> Path:
-    """Encode a small H.264 mp4 with PyAV: flat colour blocks that change every second."""
+    """Encode a small video with PyAV (H.264 mp4 by default): flat colours changing every second."""
     import av
 
     rng = np.random.default_rng(seed)
     colours = rng.integers(0, 255, size=(int(np.ceil(seconds)), 3), dtype=np.uint8)
-    with av.open(str(path), mode="w", format="mp4") as c:
-        s = c.add_stream("libx264", rate=fps)
+    with av.open(str(path), mode="w", format=fmt) as c:
+        s = c.add_stream(encoder, rate=fps)
         s.width = s.height = size
         s.pix_fmt = "yuv420p"
         for i in range(int(seconds * fps)):
@@ -92,3 +101,36 @@ def wait_done(client, job_id: str, user: str = "alice", timeout_s: float = 20.0)
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} not finished after {timeout_s} s: {job}")
+
+
+CHROMIUM = (
+    os.environ.get("HMLLM_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+)
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture()
+def browser():
+    """A headless Chromium (Playwright); fails on CI when missing, skips with the reason elsewhere."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright, missing = None, "playwright is not installed (pip install -e .[dev])"
+    else:
+        missing = "Chromium not found (apt-get install -y chromium, or set HMLLM_CHROMIUM)"
+    if CHROMIUM is None or sync_playwright is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser test cannot run on CI: {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()

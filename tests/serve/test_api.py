@@ -289,5 +289,8 @@ def test_compare_page_embeds_both_reports(client, mp4):
     page = client.get(f"/compare?a={a['id']}&b={b['id']}", headers=auth("alice"))
     assert page.status_code == 200
     assert page.text.count("<iframe") == 2
-    assert f"/jobs/{a['id']}/files/index.html" in page.text and f"/jobs/{b['id']}/files/index.html" in page.text
+    assert (
+        f"/jobs/{a['id']}/files/index.html" in page.text
+        and f"/jobs/{b['id']}/files/index.html" in page.text
+    )
     assert client.get(f"/compare?a={a['id']}", headers=auth("bob")).status_code == 404

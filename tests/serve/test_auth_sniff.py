@@ -82,3 +82,23 @@ def test_probe_refuses_non_video_bytes(tmp_path, payload):
     f.write_bytes(payload)
     with pytest.raises(UnsupportedMedia):
         probe_video(f, **ALLOWED)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "encoder", "codec"),
+    [("webm", "libvpx-vp9", "vp9"), ("matroska", "mpeg4", "mpeg4"), ("mov", "libx264", "h264")],
+    ids=["webm-vp9", "mkv-mpeg4", "mov-h264"],
+)
+def test_probe_accepts_other_containers(tmp_path, fmt, encoder, codec):
+    from tests.serve.conftest import write_mp4
+
+    video = write_mp4(
+        tmp_path / "clip.bin", seconds=1.0, fmt=fmt, encoder=encoder
+    )  # no telling extension
+    info = probe_video(
+        video,
+        allowed_containers=("mov", "mp4", "matroska", "webm"),
+        allowed_codecs=("h264", "vp9", "mpeg4"),
+        max_duration_s=60.0,
+    )
+    assert info.codec == codec

@@ -25,7 +25,9 @@ def test_shipped_config_builds_settings(tmp_path, monkeypatch):
 def test_env_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("HMLLM_SERVE_WORKERS", "3")
     monkeypatch.setenv("HMLLM_SERVE_MAX_UPLOAD_MB", "1.5")
-    s = ServeSettings.from_cfg(compose("serve", [f"paths.data_root={tmp_path}"]))
+    s = ServeSettings.from_cfg(
+        compose("serve", [f"paths.data_root={tmp_path}", "serve.scorer=dryrun"])
+    )
     assert s.workers == 3 and s.max_upload_bytes == int(1.5 * 2**20)
 
 
@@ -36,7 +38,7 @@ def test_env_overrides(tmp_path, monkeypatch):
     ids=["workers", "scorer", "upload-size", "audiences"],
 )  # fmt: skip
 def test_bad_values_name_the_key(tmp_path, override, match):
-    cfg = compose("serve", [f"paths.data_root={tmp_path}", override])
+    cfg = compose("serve", [f"paths.data_root={tmp_path}", "serve.scorer=dryrun", override])
     with pytest.raises(ConfigError, match=match):
         ServeSettings.from_cfg(cfg)
 
@@ -44,14 +46,18 @@ def test_bad_values_name_the_key(tmp_path, override, match):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     from hmllm.serve.app import create_app
 
-    cfg = compose("serve", [f"paths.data_root={tmp_path}"])
+    cfg = compose("serve", [f"paths.data_root={tmp_path}", "serve.scorer=dryrun"])
     with pytest.raises(ConfigError, match="serve.checkpoint=.*does not exist"):
         create_app(ServeSettings.from_cfg(cfg))
 
 
 def test_score_overrides_reach_the_scorer_config(tmp_path):
-    cfg = compose("serve", [f"paths.data_root={tmp_path}", "serve.score_overrides=['score_cfg.mc_samples=3']"])
+    cfg = compose(
+        "serve", [f"paths.data_root={tmp_path}", "serve.score_overrides=['score_cfg.mc_samples=3']"]
+    )
     assert ServeSettings.from_cfg(cfg).score_cfg["mc_samples"] == 3
-    bad = compose("serve", [f"paths.data_root={tmp_path}", "serve.score_overrides=['+score_cfg.nope=[oops']"])
+    bad = compose(
+        "serve", [f"paths.data_root={tmp_path}", "serve.score_overrides=['+score_cfg.nope=[oops']"]
+    )
     with pytest.raises(ConfigError, match="score_overrides"):
         ServeSettings.from_cfg(bad)

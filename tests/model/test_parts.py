@@ -1,0 +1,90 @@
+"""Hyperedges, the HGNN layer and the metrics on hand-checkable inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hmllm.metrics import accuracy, bootstrap_ci, ece, macro_f1, saliency_scores
+from hmllm.model.hypergraph import (
+    HGNNConv,
+    audience_edges,
+    incidence,
+    semantic_edges,
+    temporal_edges,
+)
+
+
+def test_temporal_edges_window():
+    ad = torch.tensor([0, 0, 0, 0, 1])
+    shot = torch.tensor([0, 1, 2, 3, 0])
+    group = torch.zeros(5, dtype=torch.long)
+    h = incidence(temporal_edges(ad, shot, group, window=1), 5)
+    assert h.shape == (5, 5)
+    assert h[:, 1].tolist() == [1, 1, 1, 0, 0]  # shot 1's edge: shots 0-2 of ad 0
+    assert h[:, 4].tolist() == [0, 0, 0, 0, 1]  # other ad never joins
+
+
+def test_audience_edges_link_gender_and_age():
+    ad = torch.zeros(4, dtype=torch.long)
+    shot = torch.zeros(4, dtype=torch.long)
+    gender = torch.tensor([1, 1, 2, 2])
+    age = torch.tensor([1, 2, 1, 2])
+    h = incidence(audience_edges(ad, shot, gender, age), 4)
+    edges = {tuple(c.tolist()) for c in h.T}
+    assert (1.0, 1.0, 0.0, 0.0) in edges and (1.0, 0.0, 1.0, 0.0) in edges
+
+
+def test_semantic_edges_stay_within_group():
+    emb = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    group = torch.tensor([0, 0, 0, 1, 1, 1])
+    h = incidence(semantic_edges(emb, group, k=1), 6)
+    assert (h[:3, 3:] == 0).all() and (h[3:, :3] == 0).all()
+    assert (h.sum(0) == 2).all()
+
+
+def test_hgnn_conv_mixes_within_hyperedges_only():
+    torch.manual_seed(0)
+    conv = HGNNConv(4, dropout=0.0).eval()
+    x = torch.randn(4, 4)
+    h = torch.tensor([[1.0, 0], [1, 0], [0, 1], [0, 1]])
+    y = conv(x, h)
+    x2 = x.clone()
+    x2[0] += 5.0  # change vertex 0: vertices 2, 3 (other hyperedge) must not move
+    y2 = conv(x2, h)
+    assert torch.allclose(y[2:], y2[2:]) and not torch.allclose(y[1], y2[1])
+
+
+def test_accuracy_and_macro_f1():
+    y = np.array([0, 0, 1, 1, -1])
+    p = np.array([0, 1, 1, 1, 0])
+    assert accuracy(y, p) == pytest.approx(0.75)
+    # class 0: tp1 fp0 fn1 -> 2/3; class 1: tp2 fp1 fn0 -> 0.8
+    assert macro_f1(y, p, 2) == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+def test_ece_zero_when_calibrated():
+    y = np.array([0, 1] * 50)
+    prob = np.tile([0.5, 0.5], (100, 1))
+    assert ece(y, prob) == pytest.approx(0.0)
+    assert ece(np.zeros(10, int), np.tile([0.1, 0.9], (10, 1))) == pytest.approx(0.9)
+
+
+def test_saliency_scores_perfect_and_uniform():
+    rng = np.random.default_rng(0)
+    gt = rng.random((5, 48)) ** 4
+    perfect = saliency_scores(gt, gt)
+    assert perfect["CC"] == pytest.approx(1.0) and perfect["KL"] == pytest.approx(0.0, abs=1e-9)
+    assert perfect["SIM"] == pytest.approx(1.0) and perfect["AUC"] > 0.99
+    flat = saliency_scores(np.ones_like(gt), gt)
+    assert flat["AUC"] == pytest.approx(0.5) and flat["NSS"] == pytest.approx(0.0)
+
+
+def test_bootstrap_ci_is_seeded_and_brackets():
+    correct = np.array([3, 5, 1, 4, 2, 5])  # per-ad correct cells
+    total = np.full(6, 5)
+    a = bootstrap_ci(correct, total, n=200, seed=1)
+    assert a == bootstrap_ci(correct, total, n=200, seed=1)
+    assert a[0] < correct.sum() / total.sum() < a[1]
+    assert np.isnan(bootstrap_ci(np.array([]), np.array([]), n=10, seed=0)[0])
