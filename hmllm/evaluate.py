@@ -36,7 +36,9 @@ def load_run(path: Path, prepared: Path):
     mcfg = st["config"]["model"]
     data = load(prepared, use_signals=list(mcfg["align_signals"]))
     if data.vocab.feature_names != st["vocab"]["feature_names"]:
-        raise DataError(f"{path} was trained on other features than {prepared} provides; re-train or point paths.prepared at its dataset")
+        raise DataError(
+            f"{path} was trained on other features than {prepared} provides; re-train or point paths.prepared at its dataset"
+        )
     model = build_model(mcfg, data)
     model.load_state_dict(st["state_dict"])
     return model, data, st
@@ -51,7 +53,11 @@ def baseline_predictions(data, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
         cls = train[f"{k}_class"][train[f"{k}_class"] >= 0]
         top = int(cls.mode().iloc[0])
         maj[f"pred_{k}"] = top
-        by_group = train[train[f"{k}_class"] >= 0].groupby("group")[f"{k}_class"].agg(lambda s: int(s.mode().iloc[0]))
+        by_group = (
+            train[train[f"{k}_class"] >= 0]
+            .groupby("group")[f"{k}_class"]
+            .agg(lambda s: int(s.mode().iloc[0]))
+        )
         prior[f"pred_{k}"] = test["group"].map(by_group).fillna(top).astype(int)
     out["majority class"], out["audience prior"] = maj, prior
     return out
@@ -86,10 +92,25 @@ def class_metrics(pred: pd.DataFrame, *, n_boot: int, seed: int) -> dict:
         for k, nc in N_CLASSES.items():
             y, p = d[f"{k}_class"].to_numpy(), d[f"pred_{k}"].to_numpy()
             ok = d[f"{k}_class"] >= 0
-            per_ad = pd.DataFrame({"ad": d["ad_id"], "c": (d[f"{k}_class"] == d[f"pred_{k}"]) & ok, "t": ok}).groupby("ad").sum()
-            lo, hi = bootstrap_ci(per_ad["c"].to_numpy(float), per_ad["t"].to_numpy(float), n=n_boot, seed=seed)
-            res[f"{level}.{k}"] = {"accuracy": accuracy(y, p), "ci95": [lo, hi], "macro_f1": macro_f1(y, p, nc), "n": int((y >= 0).sum())}
-        res[f"{level}.mean_accuracy"] = float(np.mean([res[f"{level}.{k}"]["accuracy"] for k in N_CLASSES]))
+            per_ad = (
+                pd.DataFrame(
+                    {"ad": d["ad_id"], "c": (d[f"{k}_class"] == d[f"pred_{k}"]) & ok, "t": ok}
+                )
+                .groupby("ad")
+                .sum()
+            )
+            lo, hi = bootstrap_ci(
+                per_ad["c"].to_numpy(float), per_ad["t"].to_numpy(float), n=n_boot, seed=seed
+            )
+            res[f"{level}.{k}"] = {
+                "accuracy": accuracy(y, p),
+                "ci95": [lo, hi],
+                "macro_f1": macro_f1(y, p, nc),
+                "n": int((y >= 0).sum()),
+            }
+        res[f"{level}.mean_accuracy"] = float(
+            np.mean([res[f"{level}.{k}"]["accuracy"] for k in N_CLASSES])
+        )
     return res
 
 
@@ -100,7 +121,9 @@ def evaluate(cfg) -> dict:
     runs_root = resolve_path(cfg.paths.runs)
     found = [r for r in e["runs"] if (runs_root / r / "best.pt").is_file()]
     if not found:
-        raise DataError(f"no trained run among {e['runs']} under {runs_root}; run `hmllm train` first")
+        raise DataError(
+            f"no trained run among {e['runs']} under {runs_root}; run `hmllm train` first"
+        )
     results, fair_rows, extra = {}, [], {}
     data0 = None
     for name in found:
@@ -110,10 +133,17 @@ def evaluate(cfg) -> dict:
         pred = predict_cells(model, data, test_ads)
         results[name] = class_metrics(pred, n_boot=int(e["bootstrap"]), seed=int(e["seed"]))
         r = results[name]
-        r["spearman"] = {k: float(spearmanr(pred[f"value_{k}"], pred[k], nan_policy="omit").statistic) for k in INDICES}
+        r["spearman"] = {
+            k: float(spearmanr(pred[f"value_{k}"], pred[k], nan_policy="omit").statistic)
+            for k in INDICES
+        }
         probs = {k: pred[[f"p_{k}_{c}" for c in range(n)]].to_numpy() for k, n in N_CLASSES.items()}
         r["ece"] = {k: ece(pred[f"{k}_class"].to_numpy(), probs[k]) for k in N_CLASSES}
-        ads = pred.groupby("ad_id")[["pred_ctr", "pred_completion"]].first().join(data.ad_outcomes.set_index("ad_id")[["ctr", "completion_rate"]])
+        ads = (
+            pred.groupby("ad_id")[["pred_ctr", "pred_completion"]]
+            .first()
+            .join(data.ad_outcomes.set_index("ad_id")[["ctr", "completion_rate"]])
+        )
         r["ad_effects"] = {"ctr_spearman": float(spearmanr(ads["pred_ctr"], ads["ctr"]).statistic) if len(ads) > 2 else None,
                            "ctr_mae": float((ads["pred_ctr"] - ads["ctr"]).abs().mean()),
                            "completion_spearman": float(spearmanr(ads["pred_completion"], ads["completion_rate"]).statistic) if len(ads) > 2 else None,
@@ -136,14 +166,22 @@ def evaluate(cfg) -> dict:
             extra["test_pred"] = pred
             extra["probs"] = probs
     test = extra["test_pred"]
-    rows = {"chance": {f"{lv}.{k}": {"accuracy": 1.0 / n} for lv in ("P1", "P2") for k, n in N_CLASSES.items()}}
+    rows = {
+        "chance": {
+            f"{lv}.{k}": {"accuracy": 1.0 / n} for lv in ("P1", "P2") for k, n in N_CLASSES.items()
+        }
+    }
     for lv in ("P1", "P2"):
-        rows["chance"][f"{lv}.mean_accuracy"] = float(np.mean([1.0 / n for n in N_CLASSES.values()]))
+        rows["chance"][f"{lv}.mean_accuracy"] = float(
+            np.mean([1.0 / n for n in N_CLASSES.values()])
+        )
     for bname, bpred in baseline_predictions(data0, test).items():
         rows[bname] = class_metrics(bpred, n_boot=int(e["bootstrap"]), seed=int(e["seed"]))
     orc = oracle_predictions(prepared, data0, test)
     if orc is not None:
-        rows["oracle (noise ceiling)"] = class_metrics(orc, n_boot=int(e["bootstrap"]), seed=int(e["seed"]))
+        rows["oracle (noise ceiling)"] = class_metrics(
+            orc, n_boot=int(e["bootstrap"]), seed=int(e["seed"])
+        )
     all_rows = {**rows, **results}
     out = runs_root / "eval"
     out.mkdir(parents=True, exist_ok=True)
@@ -155,7 +193,11 @@ def evaluate(cfg) -> dict:
 
 def write_tables(rows: dict, fair: pd.DataFrame, out: Path, test_ads: int) -> None:
     """``metrics.md`` (methods × P1/P2 × index with CIs) and ``fairness.md`` (per group)."""
-    head = "| method | " + " | ".join(f"{lv} {k.upper()}" for lv in ("P1", "P2") for k in N_CLASSES) + " | P2 mean |"
+    head = (
+        "| method | "
+        + " | ".join(f"{lv} {k.upper()}" for lv in ("P1", "P2") for k in N_CLASSES)
+        + " | P2 mean |"
+    )
     lines = [f"# Test-set accuracy ({test_ads} held-out ads; 95 % CI over ads)", "", head,
              "|" + "---|" * (2 * len(N_CLASSES) + 2)]  # fmt: skip
     for name, r in rows.items():
@@ -164,15 +206,24 @@ def write_tables(rows: dict, fair: pd.DataFrame, out: Path, test_ads: int) -> No
             for k in N_CLASSES:
                 m = r.get(f"{lv}.{k}", {})
                 ci = m.get("ci95")
-                cells.append(f"{m.get('accuracy', float('nan')):.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""))
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {r.get('P2.mean_accuracy', float('nan')):.3f} |")
+                cells.append(
+                    f"{m.get('accuracy', float('nan')):.3f}"
+                    + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+                )
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {r.get('P2.mean_accuracy', float('nan')):.3f} |"
+        )
     for name, r in rows.items():
         if "spearman" in r:
             lines += ["", f"## {name}", "- Spearman (continuous): " + ", ".join(f"{k.upper()} {v:.3f}" for k, v in r["spearman"].items()),
                       "- ECE: " + ", ".join(f"{k.upper()} {v:.3f}" for k, v in r["ece"].items()),
                       f"- ad effects: {json.dumps(r['ad_effects'])}"]  # fmt: skip
             if "saliency" in r:
-                lines.append("- saliency: " + ", ".join(f"{k} {v:.3f}" for k, v in r["saliency"].items()))
+                lines.append(
+                    "- saliency: " + ", ".join(f"{k} {v:.3f}" for k, v in r["saliency"].items())
+                )
     (out / "metrics.md").write_text("\n".join(lines) + "\n")
     fl = ["# Per-group accuracy (fairness)", "", markdown_table(fair) if len(fair) else "(no rows)"]
     (out / "fairness.md").write_text("\n".join(fl) + "\n")

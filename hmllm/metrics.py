@@ -40,7 +40,9 @@ def ece(y: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> float:
                      for b in range(n_bins) if (bins == b).any()))  # fmt: skip
 
 
-def bootstrap_ci(correct: np.ndarray, total: np.ndarray, *, n: int, seed: int) -> tuple[float, float]:
+def bootstrap_ci(
+    correct: np.ndarray, total: np.ndarray, *, n: int, seed: int
+) -> tuple[float, float]:
     """95 % percentile interval of an accuracy, resampling whole ads with replacement.
 
     ``correct`` and ``total`` are per-ad counts, so one resample is two sums (fast enough for
@@ -80,6 +82,10 @@ def saliency_scores(pred: np.ndarray, gt: np.ndarray, top_frac: float = 0.1) -> 
     auc = []
     for i in range(len(p)):
         pos, neg = p[i][fix[i]], p[i][~fix[i]]
-        auc.append(float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()))
+        auc.append(
+            float(
+                (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+            )
+        )
     return {"CC": float(np.nanmean(cc)), "KL": float(np.nanmean(kl)), "SIM": float(np.nanmean(sim)),
             "NSS": float(np.nanmean(nss)), "AUC": float(np.mean(auc))}  # fmt: skip

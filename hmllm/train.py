@@ -38,9 +38,17 @@ def build_model(mcfg: dict, data: PreparedData) -> ResponseModel:
     if mcfg["fusion"] not in FUSIONS:
         raise ConfigError(f"model.fusion must be one of {FUSIONS}, got {mcfg['fusion']!r}")
     if int(mcfg["dim"]) <= 0 or int(mcfg["layers"]) < 0:
-        raise ConfigError(f"model.dim must be > 0 and model.layers >= 0, got {mcfg['dim']}, {mcfg['layers']}")
+        raise ConfigError(
+            f"model.dim must be > 0 and model.layers >= 0, got {mcfg['dim']}, {mcfg['layers']}"
+        )
     v = data.vocab
-    return ResponseModel(len(v.feature_names), len(v.genders) + len(v.age_bands), len(v.signal_names), mcfg, data.saliency_hw)
+    return ResponseModel(
+        len(v.feature_names),
+        len(v.genders) + len(v.age_bands),
+        len(v.signal_names),
+        mcfg,
+        data.saliency_hw,
+    )
 
 
 @torch.no_grad()
@@ -52,7 +60,9 @@ def predict_cells(model: ResponseModel, data: PreparedData, ads: list[str]) -> p
         b = data.batch([ad])
         out = model(b)
         lab = data.per_ad[ad]["labels"].reset_index(drop=True)
-        df = lab[["ad_id", "shot", "group", "n_participants", *INDICES, *[f"{k}_class" for k in INDICES]]].copy()
+        df = lab[
+            ["ad_id", "shot", "group", "n_participants", *INDICES, *[f"{k}_class" for k in INDICES]]
+        ].copy()
         for k in N_CLASSES:
             prob = torch.softmax(out[f"logits_{k}"].float(), -1).numpy()
             df[f"pred_{k}"] = prob.argmax(1)
@@ -70,7 +80,10 @@ def predict_cells(model: ResponseModel, data: PreparedData, ads: list[str]) -> p
 def p2_accuracy(pred: pd.DataFrame) -> float:
     """Mean over indices of P2 (non-``all`` groups) accuracy — the early-stopping criterion."""
     p2 = pred[pred["group"] != "all"]
-    accs = [float((p2[f"pred_{k}"] == p2[f"{k}_class"])[p2[f"{k}_class"] >= 0].mean()) for k in N_CLASSES]
+    accs = [
+        float((p2[f"pred_{k}"] == p2[f"{k}_class"])[p2[f"{k}_class"] >= 0].mean())
+        for k in N_CLASSES
+    ]
     return float(np.nanmean(accs))
 
 
@@ -89,13 +102,23 @@ def train(cfg) -> dict:
     if int(t.get("threads", 0)) > 0:
         # small graphs: extra intra-op threads only spin-wait against other processes on a shared CPU
         torch.set_num_threads(int(t["threads"]))
-    device = torch.device(info.device if t.get("distributed") else ("cuda" if t["device"] == "cuda" or (t["device"] == "auto" and torch.cuda.is_available()) else "cpu"))
+    device = torch.device(
+        info.device
+        if t.get("distributed")
+        else (
+            "cuda"
+            if t["device"] == "cuda" or (t["device"] == "auto" and torch.cuda.is_available())
+            else "cpu"
+        )
+    )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("trainer.device=cuda but no CUDA device is available; use trainer=cpu")
     data = load(resolve_path(cfg.paths.prepared), use_signals=list(mcfg["align_signals"]))
     model = build_model(mcfg, data).to(device)
     ddp = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
-    opt = torch.optim.AdamW(model.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"]))
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"])
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=bool(t["amp"]) and device.type == "cuda")
     run_dir = _run_dir(cfg)
     if info.is_main:
@@ -107,7 +130,12 @@ def train(cfg) -> dict:
         st = checkpoint.load(run_dir / "last.pt")
         model.load_state_dict(st["state_dict"])
         opt.load_state_dict(st["optimizer"])
-        start_epoch, best, best_epoch, stale = st["epoch"] + 1, st["best"], st["best_epoch"], st["stale"]
+        start_epoch, best, best_epoch, stale = (
+            st["epoch"] + 1,
+            st["best"],
+            st["best_epoch"],
+            st["stale"],
+        )
         log.info("resumed from %s at epoch %d", run_dir / "last.pt", start_epoch)
     writer = None
     if t["tensorboard"] and info.is_main:
@@ -123,7 +151,12 @@ def train(cfg) -> dict:
     bs = int(t["ads_per_batch"])
     t0 = time.perf_counter()
     n_cells = 0
-    bar = tqdm(range(start_epoch, epochs), desc=f"train {cfg.run_name}", unit="epoch", disable=not (t["progress"] and info.is_main))
+    bar = tqdm(
+        range(start_epoch, epochs),
+        desc=f"train {cfg.run_name}",
+        unit="epoch",
+        disable=not (t["progress"] and info.is_main),
+    )
     for epoch in bar:
         model.train()
         t_epoch = time.perf_counter()
@@ -134,7 +167,20 @@ def train(cfg) -> dict:
         losses = []
         for ads in mine:
             b = data.batch(ads)
-            b = type(b)(**{k: (v.to(device) if torch.is_tensor(v) else ({kk: vv.to(device) for kk, vv in v.items()} if isinstance(v, dict) else v)) for k, v in b.__dict__.items()})
+            b = type(b)(
+                **{
+                    k: (
+                        v.to(device)
+                        if torch.is_tensor(v)
+                        else (
+                            {kk: vv.to(device) for kk, vv in v.items()}
+                            if isinstance(v, dict)
+                            else v
+                        )
+                    )
+                    for k, v in b.__dict__.items()
+                }
+            )
             with torch.autocast(device.type, enabled=scaler.is_enabled()):
                 out = ddp(b)
                 loss, terms = total_loss(model, out, b, weights)
@@ -160,7 +206,17 @@ def train(cfg) -> dict:
         else:
             stale += 1
         if info.is_main:
-            row = {"epoch": epoch, "epoch_s": time.perf_counter() - t_epoch, "train_loss": train_loss, "val_p2_acc": score, **{f"loss_{k}": v for k, v in terms.items()}} if losses else {"epoch": epoch, "val_p2_acc": score}
+            row = (
+                {
+                    "epoch": epoch,
+                    "epoch_s": time.perf_counter() - t_epoch,
+                    "train_loss": train_loss,
+                    "val_p2_acc": score,
+                    **{f"loss_{k}": v for k, v in terms.items()},
+                }
+                if losses
+                else {"epoch": epoch, "val_p2_acc": score}
+            )
             new = not metrics_file.is_file()
             with metrics_file.open("a", newline="") as fh:
                 w = csv.DictWriter(fh, fieldnames=list(row))
@@ -172,10 +228,34 @@ def train(cfg) -> dict:
                     if k != "epoch":
                         writer.add_scalar(k, v, epoch)
             card = model_card(cfg, data, best, best_epoch)
-            extra = {"best": best, "best_epoch": best_epoch, "stale": stale, "saliency_hw": list(data.saliency_hw)}
-            checkpoint.save(run_dir / "last.pt", model, data.vocab, data.classes, plain_cfg, card, epoch=epoch, optimizer=opt, extra=extra)
+            extra = {
+                "best": best,
+                "best_epoch": best_epoch,
+                "stale": stale,
+                "saliency_hw": list(data.saliency_hw),
+            }
+            checkpoint.save(
+                run_dir / "last.pt",
+                model,
+                data.vocab,
+                data.classes,
+                plain_cfg,
+                card,
+                epoch=epoch,
+                optimizer=opt,
+                extra=extra,
+            )
             if improved:
-                checkpoint.save(run_dir / "best.pt", model, data.vocab, data.classes, plain_cfg, card, epoch=epoch, extra=extra)
+                checkpoint.save(
+                    run_dir / "best.pt",
+                    model,
+                    data.vocab,
+                    data.classes,
+                    plain_cfg,
+                    card,
+                    epoch=epoch,
+                    extra=extra,
+                )
         bar.set_postfix(loss=f"{train_loss:.3f}", val_p2=f"{score:.3f}", best=f"{best:.3f}")
         if stale >= int(t["patience"]) or debug.get("fast_dev_run"):
             break
@@ -185,7 +265,9 @@ def train(cfg) -> dict:
     summary = {"run_dir": str(run_dir), "best_val_p2_acc": best, "best_epoch": best_epoch,
                "train_seconds": seconds, "cells_per_s": n_cells / max(seconds, 1e-9)}  # fmt: skip
     if info.is_main:
-        (run_dir / "model_card.json").write_text(json.dumps(model_card(cfg, data, best, best_epoch), indent=2))
+        (run_dir / "model_card.json").write_text(
+            json.dumps(model_card(cfg, data, best, best_epoch), indent=2)
+        )
         (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
     hd.barrier(info)
     if t.get("distributed"):

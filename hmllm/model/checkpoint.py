@@ -38,11 +38,17 @@ def load(path: str | Path) -> dict:
     """Read a checkpoint with ``weights_only=True`` (no code from the file is ever executed)."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"checkpoint {path} not found; train one with `hmllm train` or pass checkpoint=<path>")
+        raise DataError(
+            f"checkpoint {path} not found; train one with `hmllm train` or pass checkpoint=<path>"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - corrupt or foreign files
-        raise DataError(f"{path} is not a readable hmllm checkpoint ({type(exc).__name__}: {exc})") from None
+        raise DataError(
+            f"{path} is not a readable hmllm checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != "hmllm-response-v1":
-        raise DataError(f"{path} is not an hmllm response-model checkpoint (format {state.get('format') if isinstance(state, dict) else type(state).__name__})")
+        raise DataError(
+            f"{path} is not an hmllm response-model checkpoint (format {state.get('format') if isinstance(state, dict) else type(state).__name__})"
+        )
     return state

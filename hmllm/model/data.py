@@ -86,7 +86,9 @@ def load(prepared: str | Path, *, use_signals: list[str] | None = None) -> Prepa
     need = ["labels.parquet", "features.parquet", "groups.parquet", "classes.json", "ads.parquet"]
     missing = [n for n in need if not (prepared / n).is_file()]
     if missing:
-        raise DataError(f"{prepared} lacks {missing}; run `hmllm prepare` first (or point paths.prepared at a prepared dataset)")
+        raise DataError(
+            f"{prepared} lacks {missing}; run `hmllm prepare` first (or point paths.prepared at a prepared dataset)"
+        )
     labels = pd.read_parquet(prepared / "labels.parquet")
     feats = pd.read_parquet(prepared / "features.parquet")
     groups = pd.read_parquet(prepared / "groups.parquet")
@@ -118,7 +120,10 @@ def load(prepared: str | Path, *, use_signals: list[str] | None = None) -> Prepa
     sal = None
     if (prepared / "saliency.npz").is_file():
         z = np.load(prepared / "saliency.npz")
-        sal = {(a, int(s), g): m for a, s, g, m in zip(z["ad_id"], z["shot"], z["group"], z["maps"], strict=True)}
+        sal = {
+            (a, int(s), g): m
+            for a, s, g, m in zip(z["ad_id"], z["shot"], z["group"], z["maps"], strict=True)
+        }
         hw = tuple(z["maps"].shape[1:])
     else:
         hw = (18, 32)
@@ -133,11 +138,22 @@ def load(prepared: str | Path, *, use_signals: list[str] | None = None) -> Prepa
         aud = np.stack([vocab.audience_vector(g) for g in lab["group"]])
         s_arr = None
         if sig is not None:
-            s = sig.reindex(list(zip(lab["ad_id"], lab["shot"], lab["group"], strict=True)))[snames].to_numpy(np.float64)
+            s = sig.reindex(list(zip(lab["ad_id"], lab["shot"], lab["group"], strict=True)))[
+                snames
+            ].to_numpy(np.float64)
             s_arr = np.nan_to_num((s - smean) / sstd).astype(np.float32)
         sal_arr = None
         if sal is not None:
-            sal_arr = np.stack([sal.get((ad_id, int(s), g), np.full(hw, 1.0 / (hw[0] * hw[1]))) for s, g in zip(lab["shot"], lab["group"], strict=True)]).reshape(len(lab), -1).astype(np.float32)
+            sal_arr = (
+                np.stack(
+                    [
+                        sal.get((ad_id, int(s), g), np.full(hw, 1.0 / (hw[0] * hw[1])))
+                        for s, g in zip(lab["shot"], lab["group"], strict=True)
+                    ]
+                )
+                .reshape(len(lab), -1)
+                .astype(np.float32)
+            )
         o = ad_out.loc[ad_id]
         per_ad[ad_id] = {
             "feats": f, "audience": aud, "shot": lab["shot"].to_numpy(), "group": lab["group"].map(g_index).to_numpy(),

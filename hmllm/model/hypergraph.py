@@ -13,14 +13,18 @@ import torch
 from torch import nn
 
 
-def temporal_edges(ad: torch.Tensor, shot: torch.Tensor, group: torch.Tensor, window: int) -> list[torch.Tensor]:
+def temporal_edges(
+    ad: torch.Tensor, shot: torch.Tensor, group: torch.Tensor, window: int
+) -> list[torch.Tensor]:
     """One hyperedge per cell: the same ad and group, shots within ``window`` of it."""
     same = (ad[:, None] == ad[None, :]) & (group[:, None] == group[None, :])
     near = (shot[:, None] - shot[None, :]).abs() <= window
     return list((same & near).float())
 
 
-def audience_edges(ad: torch.Tensor, shot: torch.Tensor, gender: torch.Tensor, age: torch.Tensor) -> list[torch.Tensor]:
+def audience_edges(
+    ad: torch.Tensor, shot: torch.Tensor, gender: torch.Tensor, age: torch.Tensor
+) -> list[torch.Tensor]:
     """Per shot: all groups of one gender, and all groups of one age band (demographic neighbours)."""
     edges = []
     cell = ad * 10_000 + shot

@@ -55,7 +55,14 @@ class ResponseModel(nn.Module):
     size, and widths.
     """
 
-    def __init__(self, n_features: int, n_audience: int, n_signals: int, cfg: dict, saliency_hw: tuple[int, int]):
+    def __init__(
+        self,
+        n_features: int,
+        n_audience: int,
+        n_signals: int,
+        cfg: dict,
+        saliency_hw: tuple[int, int],
+    ):
         super().__init__()
         d, p = int(cfg["dim"]), float(cfg["dropout"])
         self.cfg = cfg
@@ -66,10 +73,14 @@ class ResponseModel(nn.Module):
         self.fusion = cfg["fusion"]
         self.convs = nn.ModuleList([HGNNConv(d, p) for _ in range(int(cfg["layers"]))])
         self.cls_heads = nn.ModuleDict({k: nn.Linear(d, n) for k, n in N_CLASSES.items()})
-        self.aud_heads = nn.ModuleDict({k: nn.Linear(d, n) for k, n in N_CLASSES.items()})  # late fusion
+        self.aud_heads = nn.ModuleDict(
+            {k: nn.Linear(d, n) for k, n in N_CLASSES.items()}
+        )  # late fusion
         self.reg_head = nn.Linear(d, 6)  # mean and log-variance of en, em, emr
         self.hw = saliency_hw
-        self.sal_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, saliency_hw[0] * saliency_hw[1]))
+        self.sal_head = nn.Sequential(
+            nn.Linear(d, d), nn.GELU(), nn.Linear(d, saliency_hw[0] * saliency_hw[1])
+        )
         self.ad_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 2))
         self.sig_enc = mlp(n_signals, d, p) if n_signals else None
         self.temperature = float(cfg["align_temperature"])
@@ -117,4 +128,7 @@ class ResponseModel(nn.Module):
         z2 = nn.functional.normalize(self.sig_enc(signals), dim=-1)
         logits = z1 @ z2.T / self.temperature
         target = torch.arange(len(x))
-        return 0.5 * (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.T, target))
+        return 0.5 * (
+            nn.functional.cross_entropy(logits, target)
+            + nn.functional.cross_entropy(logits.T, target)
+        )
