@@ -25,12 +25,25 @@ def write_mp4(
     encoder: str = "libx264",
 ) -> Path:
     """Encode a small video with PyAV (H.264 mp4 by default): flat colours changing every second."""
+    if "vpx" in encoder and "decord" in __import__("sys").modules:
+        # decord bundles its own FFmpeg libraries; once it is loaded in this process libvpx can no
+        # longer be opened, so encode in a fresh interpreter
+        import subprocess
+        import sys
+
+        code = (f"from tests.serve.conftest import write_mp4; from pathlib import Path; "
+                f"write_mp4(Path({str(path)!r}), seconds={seconds}, fps={fps}, size={size}, seed={seed}, "
+                f"fmt={fmt!r}, encoder={encoder!r})")  # fmt: skip
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+        return path
     import av
 
     rng = np.random.default_rng(seed)
     colours = rng.integers(0, 255, size=(int(np.ceil(seconds)), 3), dtype=np.uint8)
     with av.open(str(path), mode="w", format=fmt) as c:
-        s = c.add_stream(encoder, rate=fps)
+        # libvpx refuses to open under some thread settings other tests leave behind: pin them
+        opts = {"threads": "1", "deadline": "realtime", "cpu-used": "8"} if "vpx" in encoder else {}
+        s = c.add_stream(encoder, rate=fps, options=opts)
         s.width = s.height = size
         s.pix_fmt = "yuv420p"
         for i in range(int(seconds * fps)):
