@@ -234,28 +234,10 @@ def train(cfg) -> dict:
                 "stale": stale,
                 "saliency_hw": list(data.saliency_hw),
             }
-            checkpoint.save(
-                run_dir / "last.pt",
-                model,
-                data.vocab,
-                data.classes,
-                plain_cfg,
-                card,
-                epoch=epoch,
-                optimizer=opt,
-                extra=extra,
-            )
-            if improved:
-                checkpoint.save(
-                    run_dir / "best.pt",
-                    model,
-                    data.vocab,
-                    data.classes,
-                    plain_cfg,
-                    card,
-                    epoch=epoch,
-                    extra=extra,
-                )
+            for name, keep in (("last.pt", True), ("best.pt", improved)):
+                if keep:  # last.pt carries the optimizer for resuming; best.pt is for inference
+                    checkpoint.save(run_dir / name, model, data.vocab, data.classes, plain_cfg, card,
+                                    epoch=epoch, optimizer=opt if name == "last.pt" else None, extra=extra)  # fmt: skip
         bar.set_postfix(loss=f"{train_loss:.3f}", val_p2=f"{score:.3f}", best=f"{best:.3f}")
         if stale >= int(t["patience"]) or debug.get("fast_dev_run"):
             break
