@@ -228,8 +228,13 @@ def preprocess(raw: mne.io.BaseRaw, cfg: dict) -> tuple[mne.io.BaseRaw, Quality]
         # |r| with the EOG proxies rather than MNE's default z-score: with the few components a
         # 32-channel cap yields, z-scores cannot reach 3 even for an obvious blink component
         idx, _ = (
-            ica.find_bads_eog(raw, ch_name=proxies, measure="correlation",
-                              threshold=float(cfg["ica_eog_corr"]), verbose=False)  # fmt: skip
+            ica.find_bads_eog(
+                raw,
+                ch_name=proxies,
+                measure="correlation",
+                threshold=float(cfg["ica_eog_corr"]),
+                verbose=False,
+            )  # fmt: skip
             if proxies
             else ([], None)
         )

@@ -34,7 +34,9 @@ def write_mp4(
         code = (f"from tests.serve.conftest import write_mp4; from pathlib import Path; "
                 f"write_mp4(Path({str(path)!r}), seconds={seconds}, fps={fps}, size={size}, seed={seed}, "
                 f"fmt={fmt!r}, encoder={encoder!r})")  # fmt: skip
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2]
+        )
         return path
     import av
 
