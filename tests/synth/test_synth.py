@@ -264,3 +264,11 @@ def test_unwritable_root_is_a_clear_error(tmp_path):
         timeout=120,
     )
     assert res.returncode == 2 and "is not a writable directory" in res.stderr
+
+
+@pytest.mark.parametrize("size", ["tiny", "demo", "paper"])
+def test_every_size_preset_is_a_valid_config(size):
+    from hmllm.synth.spec import validate
+
+    s = validate(compose("synth", [f"size={size}"]))
+    assert s["ads_per_participant"] <= s["n_ads"]
