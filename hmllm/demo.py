@@ -1,7 +1,8 @@
 """Small helpers for ``scripts/demo.sh``: pick a held-out ad to score, find the newest report.
 
 ``python -m hmllm.demo pick-ad [overrides]`` prints the path of the first test-split ad of the
-prepared study; ``python -m hmllm.demo latest-report [overrides]`` prints the newest
+prepared study; ``python -m hmllm.demo pick-audiences`` prints ``audience=[all,<largest group>]``;
+``python -m hmllm.demo latest-report [overrides]`` prints the newest
 ``reports/*/index.html``. Overrides are the same Hydra overrides the demo passes to every step.
 """
 
@@ -41,6 +42,22 @@ def pick_ad(overrides: list[str]) -> Path:
     return stimuli / (str(row["file"].iloc[0]) if len(row) else f"{ad_id}.mp4")
 
 
+def pick_audiences(overrides: list[str]) -> str:
+    """``audience=[all,<largest P2 group>]`` for the demo's scoring step (groups vary by study)."""
+    cfg = _compose(overrides)
+    labels = resolve_path(cfg.paths.prepared) / "labels.parquet"
+    if not labels.is_file():
+        raise DataError(f"{labels} not found; run `hmllm prepare` first")
+    lab = pd.read_parquet(labels, columns=["group", "n_participants"])
+    p2 = (
+        lab[lab["group"] != "all"]
+        .groupby("group")["n_participants"]
+        .median()
+        .sort_values(ascending=False)
+    )
+    return "audience=[all" + (f",{p2.index[0]}" if len(p2) else "") + "]"
+
+
 def latest_report(overrides: list[str]) -> Path:
     """The most recently written ``<paths.reports>/*/index.html``."""
     cfg = _compose(overrides)
@@ -56,11 +73,19 @@ def latest_report(overrides: list[str]) -> Path:
 
 def main(argv: list[str]) -> None:
     """``python -m hmllm.demo pick-ad|latest-report [overrides]``."""
-    if not argv or argv[0] not in ("pick-ad", "latest-report"):
-        print("usage: python -m hmllm.demo pick-ad|latest-report [key=value ...]", file=sys.stderr)
+    commands = {
+        "pick-ad": pick_ad,
+        "pick-audiences": pick_audiences,
+        "latest-report": latest_report,
+    }
+    if not argv or argv[0] not in commands:
+        print(
+            "usage: python -m hmllm.demo pick-ad|pick-audiences|latest-report [key=value ...]",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     try:
-        fn = pick_ad if argv[0] == "pick-ad" else latest_report
+        fn = commands[argv[0]]
         print(fn(argv[1:]))
     except HmllmError as exc:
         print(f"hmllm demo: error: {exc}", file=sys.stderr)

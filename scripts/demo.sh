@@ -13,10 +13,11 @@ step 1/6 "hmllm synth $*";    $HM synth "$@"
 step 2/6 "hmllm prepare $*";  $HM prepare "$@"
 step 3/6 "hmllm train $*";    $HM train "$@"
 step 4/6 "hmllm evaluate $*"; $HM evaluate "$@"
-# Score one held-out test ad for two audiences (a creative tester's view).
+# Score one held-out test ad for everyone and the largest demographic group (a creative tester's view).
 AD=$(.venv/bin/python -m hmllm.demo pick-ad "$@")
-step 5/6 "hmllm score $AD audience=[all,female] $*"
-$HM score "$AD" "audience=[all,female]" "$@"
+AUD=$(.venv/bin/python -m hmllm.demo pick-audiences "$@")
+step 5/6 "hmllm score $AD $AUD $*"
+$HM score "$AD" "$AUD" "$@"
 REPORT=$(.venv/bin/python -m hmllm.demo latest-report "$@")
 step 6/6 "report: $REPORT"
 echo "done in $(( $(date +%s) - t0 )) s — open $REPORT in a browser"
