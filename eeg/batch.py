@@ -30,14 +30,9 @@ def _hash_file(path: Path) -> str:
 
 def load_shots(source: str, study_root: Path, derivatives: Path) -> pd.DataFrame:
     """Shot table per ``source``: ``detected`` (video derivatives), ``truth`` or a file path."""
-    if source == "detected":
-        path = derivatives / "video" / "shots.parquet"
-        hint = "run `hmllm video` first (or `hmllm prepare`, which runs it)"
-    elif source == "truth":
-        path = study_root / "truth" / "shots.parquet"
-        hint = "only synthetic studies have truth/"
-    else:
-        path, hint = Path(source), "check the path"
+    from hmllm.paths import shot_table
+
+    path, hint = shot_table(source, study_root, derivatives)
     if not path.is_file():
         raise EEGInputError(f"shot table {path} not found; {hint}")
     return pd.read_parquet(path, columns=["ad_id", "shot", "onset_s", "offset_s"])

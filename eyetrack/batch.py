@@ -22,14 +22,11 @@ from eyetrack.synchrony import dispersion
 
 def load_shots(source: str, study_root: Path, derivatives: Path) -> pd.DataFrame:
     """Shot table per ``source``: ``detected`` (video derivatives), ``truth`` or a file path."""
-    path = {
-        "detected": derivatives / "video" / "shots.parquet",
-        "truth": study_root / "truth" / "shots.parquet",
-    }.get(source, Path(source))
+    from hmllm.paths import shot_table
+
+    path, hint = shot_table(source, study_root, derivatives)
     if not path.is_file():
-        raise GazeInputError(
-            f"shot table {path} not found; run `hmllm video` first (or `hmllm prepare`)"
-        )
+        raise GazeInputError(f"shot table {path} not found; {hint}")
     return pd.read_parquet(path, columns=["ad_id", "shot", "onset_s", "offset_s"])
 
 

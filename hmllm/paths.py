@@ -62,3 +62,19 @@ def ensure_writable_dir(path: str | os.PathLike[str], what: str) -> Path:
             f"choose another one, e.g. `{what}=./data`."
         ) from None
     return p
+
+
+def shot_table(source: str, study_root: Path, derivatives: Path) -> tuple[Path, str]:
+    """Where the shot table for ``source`` lives, and what to do when it is missing.
+
+    ``detected`` is ``hmllm video``'s output, ``truth`` a synthetic study's exact cuts, anything
+    else a path. Shared by the EEG and eye-tracking batches, which raise their own error types.
+    """
+    if source == "detected":
+        return (
+            derivatives / "video" / "shots.parquet",
+            "run `hmllm video` first (or `hmllm prepare`, which runs it)",
+        )
+    if source == "truth":
+        return study_root / "truth" / "shots.parquet", "only synthetic studies have truth/"
+    return Path(source), "check the path"
