@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from tqdm import tqdm
 from eyetrack.aoi import read_aois
 from eyetrack.errors import GazeInputError
 from eyetrack.events import DETECTORS
+from eyetrack.faces import FACE_COLUMNS, face_aois
 from eyetrack.heatmap import fixation_map, overlay_png
 from eyetrack.io import read_gaze
 from eyetrack.pipeline import EMR_METHODS, process_gaze
@@ -112,29 +115,89 @@ def _job(
 def heatmaps(fix: pd.DataFrame, participants: pd.DataFrame, hcfg: dict) -> dict[str, np.ndarray]:
     """Duration-weighted fixation maps per (ad, shot, group), each summing to 1.
 
-    Groups: ``all`` plus one group per value of each ``hcfg["groups"]`` column of participants.tsv (e.g. ``gender=female``).
+    Groups: ``all`` plus one group per value of each ``hcfg["groups"]`` column of participants.tsv
+    (e.g. ``gender=female``). k-anonymity: a (shot, group) map is made only when at least
+    ``hcfg["min_group_size"]`` participants of the group have on-video fixations in the shot;
+    ``n_participants`` gives that count per map.
     """
+    k = int(hcfg["min_group_size"])
+    if k < 1:
+        raise GazeInputError(f"eyetrack.heatmap.min_group_size must be >= 1, got {k}")
     f = fix[fix["on_video"]].merge(participants, on="participant_id", how="left")
     f["w"] = f["offset_s"] - f["onset_s"]
     keys, maps = [], []
     shape = tuple(int(v) for v in hcfg["shape"])
+    for col in hcfg["groups"]:
+        if col not in f.columns:
+            raise GazeInputError(f"eyetrack.heatmap.groups: participants.tsv has no column {col!r}")
     for (ad, shot), g in f.groupby(["ad_id", "shot"]):
         parts = [("all", g)]
         for col in hcfg["groups"]:
-            if col not in g.columns:
-                raise GazeInputError(
-                    f"eyetrack.heatmap.groups: participants.tsv has no column {col!r}"
-                )
             parts += [(f"{col}={val}", gg) for val, gg in g.groupby(col)]
         for name, gg in parts:
-            keys.append((ad, int(shot), name))
+            n = int(gg["participant_id"].nunique())
+            if n < k:
+                continue
+            keys.append((ad, int(shot), name, n))
             maps.append(
                 fixation_map(
                     gg["x"], gg["y"], gg["w"], shape=shape, sigma_frac=float(hcfg["sigma_frac"])
                 )
             )
-    return {"maps": np.asarray(maps, np.float32).reshape(-1, *shape), "ad_id": np.array([k[0] for k in keys]),
-            "shot": np.array([k[1] for k in keys], np.int64), "group": np.array([k[2] for k in keys])}  # fmt: skip
+    return {"maps": np.asarray(maps, np.float32).reshape(-1, *shape), "ad_id": np.array([r[0] for r in keys], dtype=str),
+            "shot": np.array([r[1] for r in keys], np.int64), "group": np.array([r[2] for r in keys], dtype=str),
+            "n_participants": np.array([r[3] for r in keys], np.int64)}  # fmt: skip
+
+
+def study_face_aois(ads: pd.DataFrame, root: Path, shots: dict[str, pd.DataFrame], fcfg: dict,
+                    cache: Path, progress: bool) -> pd.DataFrame:  # fmt: skip
+    """Face AOI keyframes (``ad_id`` + :data:`eyetrack.faces.FACE_COLUMNS`) for every ad with shots.
+
+    Each ad's table is cached in ``cache`` keyed by the video's hash, the shots and ``fcfg``.
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    ckey = hashlib.sha256(json.dumps(fcfg, sort_keys=True).encode()).hexdigest()[:8]
+    parts = []
+    rows = [r for r in ads.to_dict("records") if r["ad_id"] in shots]
+    for r in tqdm(rows, desc="face AOIs", unit="ad", disable=not progress):
+        video = root / "stimuli" / str(r["file"])
+        sh = shots[r["ad_id"]]
+        try:
+            vhash = hashlib.sha256(video.read_bytes()).hexdigest()[:16]
+        except OSError:
+            raise GazeInputError(
+                f"{video}: video not found for face AOIs (stimuli/ads.tsv, ad {r['ad_id']}); "
+                "set eyetrack.faces.enabled=false to skip them"
+            ) from None
+        shash = hashlib.sha256(sh[["onset_s", "offset_s"]].to_numpy().tobytes()).hexdigest()[:8]
+        f = cache / f"{r['ad_id']}.{vhash}{ckey}{shash}.parquet"
+        if f.is_file():
+            tab = pd.read_parquet(f)
+        else:
+            tab = face_aois(video, sh, float(r["duration_s"]), fcfg)
+            tab.insert(0, "ad_id", str(r["ad_id"]))
+            tab.to_parquet(f, index=False)
+        parts.append(tab)
+    if not parts:
+        return pd.DataFrame(columns=["ad_id", *FACE_COLUMNS])
+    return pd.concat(parts, ignore_index=True)
+
+
+def merge_aois(
+    aois: dict[str, pd.DataFrame], faces: pd.DataFrame, name: str
+) -> dict[str, pd.DataFrame]:
+    """Add the face AOIs to the AOI-file ones, per ad; refuses a name clash."""
+    out = {ad: a.assign(track=a["track"] if "track" in a else 0,
+                        visible=a["visible"] if "visible" in a else True) for ad, a in aois.items()}  # fmt: skip
+    for ad, g in faces.groupby("ad_id"):
+        ad = str(ad)
+        if ad in out and (out[ad]["name"] == name).any():
+            raise GazeInputError(
+                f"eyetrack.aoi_file already has an AOI named {name!r} for ad {ad}; rename it or set "
+                "eyetrack.faces.name to another name"
+            )
+        out[ad] = pd.concat([out[ad], g], ignore_index=True) if ad in out else g
+    return out
 
 
 def process_study(cfg) -> Path:
@@ -175,6 +238,12 @@ def process_study(cfg) -> Path:
     out = deriv / "eyetrack"
     cache = out / "recordings"
     cache.mkdir(parents=True, exist_ok=True)
+    if e["faces"]["enabled"]:
+        faces = study_face_aois(ads, root, shots, e["faces"], out / "faces", e["progress"])
+        faces.to_parquet(out / "face_aois.parquet", index=False)
+        aois = merge_aois(aois, faces, str(e["faces"]["name"]))
+    else:
+        (out / "face_aois.parquet").unlink(missing_ok=True)
     key = hashlib.sha256(
         json.dumps(
             {k: v for k, v in e.items() if k not in ("n_jobs", "progress")}, sort_keys=True
@@ -223,30 +292,45 @@ def process_study(cfg) -> Path:
         participants = pd.read_csv(ptsv, sep="\t", dtype=str)
         hm = heatmaps(fix, participants, e["heatmap"])
         np.savez_compressed(out / "heatmaps.npz", **hm)
+        # PNGs of an earlier run may show groups now under the k floor: never leave them behind
+        shutil.rmtree(out / "heatmaps", ignore_errors=True)
         if e["heatmap"]["png"]:
             write_pngs(hm, deriv / "video" / "keyframes", out / "heatmaps")
     return out
 
 
+def group_dir(group: str) -> str:
+    """A group id as a folder name (``gender=female`` → ``gender-female``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", group).strip("-") or "group"
+
+
 def write_pngs(hm: dict[str, np.ndarray], keyframes: Path, out: Path) -> int:
-    """PNG overlays of the ``all`` maps on each shot's keyframe (``hmllm video`` writes them)."""
+    """PNG overlays of every map on its shot's keyframe: ``out/<ad>/<group>/shotNNN.png``.
+
+    ``hm`` holds only the maps that passed the k-anonymity floor, so groups under it get no
+    PNG. Keyframes are ``<keyframes>/<ad>/shotNNN.jpg`` (``hmllm video`` writes them).
+    """
     import cv2
 
-    n = 0
+    n, missing = 0, []
+    frames: dict[Path, np.ndarray | None] = {}
     for m, ad, shot, group in zip(hm["maps"], hm["ad_id"], hm["shot"], hm["group"], strict=True):
         kf = keyframes / str(ad) / f"shot{int(shot):03d}.jpg"
-        if group != "all" or not kf.is_file():
+        if kf not in frames:
+            frames[kf] = (
+                cv2.cvtColor(cv2.imread(str(kf)), cv2.COLOR_BGR2RGB) if kf.is_file() else None
+            )
+        if frames[kf] is None:
+            missing.append(kf)
             continue
-        (out / str(ad)).mkdir(parents=True, exist_ok=True)
-        overlay_png(
-            m,
-            cv2.cvtColor(cv2.imread(str(kf)), cv2.COLOR_BGR2RGB),
-            out / str(ad) / f"shot{int(shot):03d}.png",
-        )
+        d = out / str(ad) / group_dir(str(group))
+        d.mkdir(parents=True, exist_ok=True)
+        overlay_png(m, frames[kf], d / f"shot{int(shot):03d}.png")
         n += 1
-    if n == 0:
+    if missing and n == 0:
         raise GazeInputError(
-            f"eyetrack.heatmap.png=true but no keyframes under {keyframes}; run `hmllm video` first"
+            f"eyetrack.heatmap.png=true but no keyframes under {keyframes} (first: {missing[0]}); "
+            "run `hmllm video` first"
         )
     return n
 

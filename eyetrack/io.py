@@ -1,6 +1,6 @@
-"""Read gaze recordings: EyeLink ASC (via MNE), Tobii Pro Lab TSV, generic CSV with declared columns.
+"""Read gaze recordings: EyeLink ASC (MNE), Tobii Pro Lab TSV, CSV with declared columns, BIDS.
 
-Every reader returns a :class:`GazeRecording` in the same units: seconds from the first sample,
+BIDS eye-tracking physio files are read by :mod:`eyetrack.bids`. Every reader returns a :class:`GazeRecording` in the same units: seconds from the first sample,
 screen pixels, a validity mask, the tracker's own events when the file has them, and messages
 (``video_onset``/``video_offset``) as times.
 """
@@ -181,25 +181,45 @@ READERS: dict[str, Callable[..., GazeRecording]] = {
     "csv": lambda p, cfg: read_tabular(
         p, dict(cfg["columns"]), time_unit_s=float(cfg["csv_time_unit_s"]), sep=","
     ),
+    "bids_physio": lambda p, cfg: _bids().read_bids_physio(p),
 }
+# formats whose own metadata gives the screen geometry (no `_eyetrack.json` sidecar needed)
+SELF_DESCRIBING = ("bids_physio",)
+
+
+def _bids():
+    from eyetrack import bids  # imports this module, so loaded on first use
+
+    return bids
+
+
+def guess_format(path: Path) -> str | None:
+    """Reader name from the file name: ``*_physio.tsv.gz``, ``.asc``, ``.tsv``, ``.csv``."""
+    if path.name.endswith("_physio.tsv.gz"):
+        return "bids_physio"
+    return {".asc": "eyelink_asc", ".tsv": "tobii_tsv", ".csv": "csv"}.get(path.suffix.lower())
 
 
 def read_gaze(
     path: str | Path, *, fmt: str | None = None, cfg: dict | None = None
 ) -> GazeRecording:
-    """Read any supported gaze file with its sidecar geometry; validates timing and rate."""
+    """Read any supported gaze file with its sidecar geometry; validates timing and rate.
+
+    ``fmt`` is a key of :data:`READERS` (default: from the file name, see :func:`guess_format`).
+    BIDS physio files carry their geometry in BIDS metadata; the others need the
+    ``_eyetrack.json`` sidecar (:func:`read_sidecar`).
+    """
     path = Path(path)
     if not path.is_file():
         raise GazeInputError(f"{path}: no such gaze file")
-    fmt = fmt or {".asc": "eyelink_asc", ".tsv": "tobii_tsv", ".csv": "csv"}.get(
-        path.suffix.lower()
-    )
+    fmt = fmt or guess_format(path)
     if fmt not in READERS:
         raise GazeInputError(
             f"{path.name}: unknown gaze format {fmt!r}; supported: {sorted(READERS)}"
         )
-    geometry = read_sidecar(path)
+    geometry = None if fmt in SELF_DESCRIBING else read_sidecar(path)
     rec = READERS[fmt](path, cfg or {"columns": {}, "csv_time_unit_s": 1.0})
-    rec.geometry = geometry
+    if geometry is not None:
+        rec.geometry = geometry
     rec.source = path.name
-    return _check(rec, geometry.get("sfreq_hz"))
+    return _check(rec, rec.geometry.get("sfreq_hz"))
