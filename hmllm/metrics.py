@@ -56,6 +56,31 @@ def bootstrap_ci(
     return float(np.percentile(acc, 2.5)), float(np.percentile(acc, 97.5))
 
 
+def paired_bootstrap_diff(
+    a: np.ndarray, b: np.ndarray, *, n: int, seed: int
+) -> tuple[float, float, float]:
+    """Difference of two methods' mean accuracy on the same test ads, with a paired 95 % interval.
+
+    ``a`` and ``b`` are per-index, per-ad counts of shape (K, n_ads, 2) — correct and total — on
+    the same ads in the same order. A method's score is the mean over the K indices of its pooled
+    accuracy; each resample draws ads with replacement once and scores both methods on them, so
+    ad-to-ad difficulty cancels (much tighter than comparing two separate intervals).
+    Returns (difference, low, high).
+    """
+
+    def score(c: np.ndarray, pick: np.ndarray | slice) -> np.ndarray:
+        cor, tot = c[:, pick, 0].sum(-1), c[:, pick, 1].sum(-1)
+        return (cor / np.maximum(tot, 1)).mean(0)
+
+    if a.shape != b.shape or a.shape[1] == 0:
+        return float("nan"), float("nan"), float("nan")
+    diff = float(score(a, slice(None)) - score(b, slice(None)))
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, a.shape[1], size=(n, a.shape[1]))
+    d = score(a, pick) - score(b, pick)  # (n,)
+    return diff, float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))
+
+
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     """A GitHub-markdown table of ``df`` (no extra dependency)."""
     cols = list(df.columns)

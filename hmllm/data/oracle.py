@@ -37,15 +37,21 @@ def truth_shot_of(shots: pd.DataFrame, truth_shots: pd.DataFrame) -> pd.DataFram
 
 
 def oracle_participant_shot(
-    root: Path, pshot: pd.DataFrame, shots: pd.DataFrame, columns: list[str]
+    root: Path,
+    pshot: pd.DataFrame,
+    shots: pd.DataFrame,
+    columns: list[str],
+    truth_file: str = "group_shot.parquet",
 ) -> pd.DataFrame | None:
     """Replace each measured value in ``pshot`` by its noise-free expectation (None if no truth/).
 
-    A participant's expectation is the ``truth/group_shot.parquet`` value of their (gender, age
-    band) for the truth shot under the detected shot. Missing measured values stay missing, so the
-    oracle pools exactly the same contributors as the labels.
+    A participant's expectation is the ``truth/<truth_file>`` value of their (gender, age band) for
+    the truth shot under the detected shot: ``group_shot.parquet`` (from the ad's content and the
+    audience — the noise ceiling) or ``group_shot_ad.parquet`` (also knowing each ad's hidden
+    offset). Missing measured values stay missing, so the oracle pools exactly the same
+    contributors as the labels.
     """
-    gpath = root / "truth" / "group_shot.parquet"
+    gpath = root / "truth" / truth_file
     if not gpath.is_file():
         return None
     truth = pd.read_parquet(gpath).rename(columns={"shot": "truth_shot"})

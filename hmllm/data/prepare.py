@@ -28,7 +28,7 @@ from hmllm.data.labels import INDEX_NAMES, bin_values, class_thresholds, group_l
 from hmllm.data.normalise import normalise
 from hmllm.data.oracle import align_to_labels, oracle_participant_shot
 from hmllm.data.signals import group_signals, read_fixations, saliency_maps
-from hmllm.data.splits import split_ads
+from hmllm.data.splits import split_ads, subsample_participants
 from hmllm.data.stats import write_stats
 from hmllm.data.study import read_participants, read_sessions
 from hmllm.errors import ConfigError, DataError
@@ -37,7 +37,7 @@ from hmllm.paths import resolve_path
 log = logging.getLogger(__name__)
 
 STAGES = ("video", "eeg", "eyetrack")
-FORMAT_VERSION = 1  # bump when the prepared layout changes, so old outputs are rebuilt
+FORMAT_VERSION = 2  # bump when the prepared layout changes, so old outputs are rebuilt
 
 
 def run_stages(cfg: DictConfig, stages: list[str], n_jobs: int | None) -> dict[str, float]:
@@ -118,6 +118,12 @@ def label_classes(labels: pd.DataFrame, classes_cfg: dict) -> dict:
     return classes
 
 
+def _recorded(df: pd.DataFrame, watched: set[tuple[str, str]]) -> np.ndarray:
+    """Rows whose (participant, ad) is a recording in ``watched`` (bool mask)."""
+    pairs = zip(df["participant_id"], df["ad_id"], strict=True)
+    return np.fromiter((p in watched for p in pairs), bool, len(df))
+
+
 def prepare_study(cfg: DictConfig) -> Path:
     """Build the prepared dataset under ``paths.prepared`` and return that directory.
 
@@ -155,10 +161,13 @@ def prepare_study(cfg: DictConfig) -> Path:
         deriv / s / n for s in ("eeg", "eyetrack") for n in ("per_shot.parquet", "quality.parquet")
     ]
     inputs += [deriv / "eyetrack" / "fixations.parquet", deriv / "video" / "shots.parquet", deriv / "video" / "features.parquet",
-               root / "bids" / "participants.tsv", root / "sessions.tsv", root / "outcomes.tsv", root / "truth" / "group_shot.parquet", root / "truth" / "shots.parquet"]  # fmt: skip
+               root / "bids" / "participants.tsv", root / "sessions.tsv", root / "outcomes.tsv", root / "truth" / "group_shot.parquet", root / "truth" / "group_shot_ad.parquet", root / "truth" / "shots.parquet"]  # fmt: skip
     settings = {
         k: v for k, v in d.items() if k not in ("n_jobs", "progress", "run_stages", "resume")
     }
+    sub = settings.pop("subsample", None) or {}
+    if sub.get("n_participants") is not None:  # off: hashes stay those of datasets made before it
+        settings["subsample"] = sub
     key = input_hash(inputs, {"data": settings, "audience": aud})
     meta_path = out / "prepared.json"
     if (
@@ -173,6 +182,11 @@ def prepare_study(cfg: DictConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)  # written last: its presence marks a complete dataset
     steps = tqdm(total=8, desc="prepare", unit="step", disable=not d.get("progress", True))
+
+    shots = pd.read_parquet(deriv / "video" / "shots.parquet")
+    split = split_ads(sorted(shots["ad_id"].unique()), **d["split"])
+    if sub.get("n_participants") is not None:
+        sessions = subsample_participants(sessions, split, **sub)
 
     # 1. per-participant per-shot table, normalised within participant (raw kept)
     pshot = participant_shot_table(
@@ -191,8 +205,6 @@ def prepare_study(cfg: DictConfig) -> Path:
     groups = audience_groups(participants, aud)
     member = membership(participants, groups)
     labels = group_labels(pshot, member, int(aud["k_anonymity"]))
-    shots = pd.read_parquet(deriv / "video" / "shots.parquet")
-    split = split_ads(sorted(shots["ad_id"].unique()), **d["split"])
     labels["split"] = labels["ad_id"].map(split)
     if labels["split"].isna().any():
         bad = sorted(labels.loc[labels["split"].isna(), "ad_id"].unique())
@@ -221,9 +233,11 @@ def prepare_study(cfg: DictConfig) -> Path:
         used.setdefault(spec["source"], set()).add(spec["index"])
     wide = wide_signals(deriv, used, min_valid_fraction=float(d["min_valid_fraction"]))
     wide = wide[wide["participant_id"].isin(set(pshot["participant_id"]))] if len(wide) else wide
+    wide = wide[_recorded(wide, watched)] if len(wide) else wide
     group_signals(wide, member, labels).to_parquet(out / "signals.parquet", index=False)
     steps.update()
-    sal = saliency_maps(read_fixations(deriv), member, labels, shape=tuple(d["saliency"]["shape"]),
+    fix = read_fixations(deriv)
+    sal = saliency_maps(fix[_recorded(fix, watched)] if len(fix) else fix, member, labels, shape=tuple(d["saliency"]["shape"]),
                         sigma_frac=float(d["saliency"]["sigma_frac"]), progress=bool(d.get("progress", True)))  # fmt: skip
     np.savez_compressed(out / "saliency.npz", **sal)
     steps.update()
@@ -253,18 +267,21 @@ def prepare_study(cfg: DictConfig) -> Path:
                                      out / "instructions.jsonl")  # fmt: skip
     steps.update()
 
-    # 7. oracle (synthetic only): the same pipeline on the noise-free expectations
-    oracle_ps = oracle_participant_shot(root, pshot, shots, list(INDEX_NAMES))
-    if oracle_ps is not None:
+    # 7. oracle (synthetic only): the same pipeline on the noise-free expectations — from content and
+    #    audience (the noise ceiling, oracle.parquet) and also knowing each ad's hidden offset
+    for truth_file, out_name in (("group_shot.parquet", "oracle.parquet"),
+                                 ("group_shot_ad.parquet", "oracle_ad.parquet")):  # fmt: skip
+        oracle_ps = oracle_participant_shot(root, pshot, shots, list(INDEX_NAMES), truth_file)
+        if oracle_ps is None:
+            continue
         oracle_ps = normalise(oracle_ps, list(INDEX_NAMES), d["normalise"])
         orc = group_labels(oracle_ps, member, 1)
         orc = orc.merge(labels[["ad_id", "shot", "group", "split"]], on=["ad_id", "shot", "group"])
-        orc_classes = label_classes(orc, d["classes"])
-        for idx in INDEX_NAMES:
-            classes[idx]["oracle_thresholds"] = orc_classes[idx]["thresholds"]
-        align_to_labels(orc, labels, list(INDEX_NAMES)).to_parquet(
-            out / "oracle.parquet", index=False
-        )
+        if out_name == "oracle.parquet":
+            orc_classes = label_classes(orc, d["classes"])
+            for idx in INDEX_NAMES:
+                classes[idx]["oracle_thresholds"] = orc_classes[idx]["thresholds"]
+        align_to_labels(orc, labels, list(INDEX_NAMES)).to_parquet(out / out_name, index=False)
     (out / "classes.json").write_text(json.dumps(classes, indent=2), encoding="utf-8")
 
     if d["stats"]["enabled"]:
@@ -288,6 +305,9 @@ def prepare_study(cfg: DictConfig) -> Path:
         },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
+    if sub.get("n_participants") is not None:
+        meta["subsample"] = {**sub, "n_kept": int(
+            pshot.loc[pshot["ad_id"].map(split).isin(sub["splits"]), "participant_id"].nunique())}  # fmt: skip
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
     (out / "prepared.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return out

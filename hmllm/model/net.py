@@ -77,6 +77,14 @@ class ResponseModel(nn.Module):
             {k: nn.Linear(d, n) for k, n in N_CLASSES.items()}
         )  # late fusion
         self.reg_head = nn.Linear(d, 6)  # mean and log-variance of en, em, emr
+        self.aud_reg_head = nn.Linear(d, 6)  # late fusion: the audience's additive share
+        # Wide path (cfg wide: true): a linear model of the values on shot features and, unless
+        # video-only, their products with the audience one-hot — the interactions a ridge
+        # regression would fit — added to the deep (hypergraph) prediction. On a few dozen
+        # training ads it carries the bulk of the signal and the deep part learns the rest.
+        self.wide = bool(cfg.get("wide", False))
+        n_wide = n_features * (1 + (n_audience if self.use_audience and self.fusion != "late" else 0))
+        self.wide_head = nn.Linear(n_wide, 3) if self.wide else None
         self.hw = saliency_hw
         self.sal_head = nn.Sequential(
             nn.Linear(d, d), nn.GELU(), nn.Linear(d, saliency_hw[0] * saliency_hw[1])
@@ -84,6 +92,39 @@ class ResponseModel(nn.Module):
         self.ad_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 2))
         self.sig_enc = mlp(n_signals, d, p) if n_signals else None
         self.temperature = float(cfg["align_temperature"])
+        # Ordinal head (cfg class_head: ordinal): class k's probability is the mass a logistic
+        # around the predicted value puts between the label's own cut points (prepared/classes.json,
+        # copied in by `set_thresholds`), so classes and continuous values come from one number.
+        self.class_head = str(cfg.get("class_head", "softmax"))
+        for k, n in N_CLASSES.items():
+            self.register_buffer(f"thr_{k}", torch.zeros(n - 1))
+        self.ord_log_scale = nn.Parameter(torch.full((len(N_CLASSES),), -1.0))
+
+    def wide_inputs(self, b: Batch) -> torch.Tensor:
+        """Inputs of the wide path: shot features and their products with the audience (N, F')."""
+        if self.wide_head.in_features == b.feats.shape[1]:
+            return b.feats
+        inter = (b.feats[:, :, None] * b.audience[:, None, :]).flatten(1)
+        return torch.cat([b.feats, inter], dim=1)
+
+    def set_thresholds(self, classes: dict) -> None:
+        """Copy the label cut points (normalised units) from ``classes.json`` into the model."""
+        for k, n in N_CLASSES.items():
+            thr = torch.as_tensor(classes[k]["thresholds"], dtype=torch.float32)
+            if thr.numel() != n - 1:
+                raise ValueError(f"classes.json: {k} needs {n - 1} thresholds, got {thr.tolist()}")
+            getattr(self, f"thr_{k}").copy_(thr)
+
+    def ordinal_logits(self, value: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Log class probabilities (N, C) per index from predicted values (N, 3), cumulative logit."""
+        out = {}
+        for i, k in enumerate(N_CLASSES):
+            thr = getattr(self, f"thr_{k}")
+            cdf = torch.sigmoid((thr[None, :] - value[:, i : i + 1]) / self.ord_log_scale[i].exp())
+            ones = torch.ones_like(cdf[:, :1])
+            probs = torch.cat([cdf, ones], 1) - torch.cat([torch.zeros_like(ones), cdf], 1)
+            out[f"logits_{k}"] = probs.clamp(min=1e-6).log()
+        return out
 
     def embed(self, b: Batch) -> torch.Tensor:
         """Cell embeddings (N, D) after fusion."""
@@ -107,13 +148,21 @@ class ResponseModel(nn.Module):
     def forward(self, b: Batch) -> dict[str, torch.Tensor]:
         """Logits per index (N, C), value mean/log-var (N, 3), saliency logits (N, H*W), ad (A, 2)."""
         x = self.embed(b)
-        out = {f"logits_{k}": head(x) for k, head in self.cls_heads.items()}
+        reg = self.reg_head(x)
         if self.fusion == "late" and self.use_audience:
             a = self.aud_enc(b.audience)
-            for k, head in self.aud_heads.items():
-                out[f"logits_{k}"] = out[f"logits_{k}"] + head(a)
-        reg = self.reg_head(x)
-        out["value"], out["log_var"] = reg[:, :3], reg[:, 3:].clamp(-6, 6)
+            reg = reg + self.aud_reg_head(a)  # additive audience effect, no interaction
+        value = reg[:, :3]
+        if self.wide_head is not None:
+            value = value + self.wide_head(self.wide_inputs(b))
+        out = {"value": value, "log_var": reg[:, 3:].clamp(-6, 6)}
+        if self.class_head == "ordinal":
+            out.update(self.ordinal_logits(out["value"]))
+        else:
+            out.update({f"logits_{k}": head(x) for k, head in self.cls_heads.items()})
+            if self.fusion == "late" and self.use_audience:
+                for k, head in self.aud_heads.items():
+                    out[f"logits_{k}"] = out[f"logits_{k}"] + head(a)
         out["saliency"] = self.sal_head(x)
         n_ads = int(b.ad.max()) + 1
         pooled = torch.zeros(n_ads, x.shape[1], dtype=x.dtype).index_add_(0, b.ad, x)

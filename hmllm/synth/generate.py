@@ -256,8 +256,11 @@ def generate_study(cfg) -> Path:
     )
     shots = pd.concat([a.shots for a in ads.values()], ignore_index=True)
     shots.to_parquet(root / "truth" / "shots.parquet", index=False)
-    groups = pd.concat([group_expectations(a, s, seed) for a in ads.values()], ignore_index=True)
-    groups.to_parquet(root / "truth" / "group_shot.parquet", index=False)
+    for name, with_ad in (("group_shot", False), ("group_shot_ad", True)):
+        groups = [group_expectations(a, s, seed, ad_offsets=with_ad) for a in ads.values()]
+        pd.concat(groups, ignore_index=True).to_parquet(
+            root / "truth" / f"{name}.parquet", index=False
+        )
     outcomes = _outcomes(list(ads.values()), shot, s)
     _write_tsv(outcomes[["ad_id", "impressions", "clicks", "completions"]], root / "outcomes.tsv")
     ad_truth = pd.DataFrame([{"ad_id": a.ad_id, "industry": a.industry, "fps": a.fps,

@@ -75,13 +75,20 @@ def background(shot, w: int, h: int) -> np.ndarray:
     return img
 
 
-def render_shot_frame(shot, bg: np.ndarray, k: int, n: int, w: int, h: int) -> np.ndarray:
-    """Frame ``k`` (0-based) of a shot lasting ``n`` frames."""
-    pan = int(shot["motion"] * 0.6 * w * k / max(n, 1))
+def render_shot_frame(shot, bg: np.ndarray, k: int, w: int, h: int, fps: float) -> np.ndarray:
+    """Frame ``k`` (0-based) of a shot, at ``fps`` frames per second.
+
+    ``motion`` sets on-screen speed per second, whatever the shot's length (a viewer sees speed,
+    not distance per shot): the camera pans at ``0.6 * motion`` frame widths per second, back
+    and forth over the twice-as-wide background, and the ball moves faster with it.
+    """
+    t = k / fps
+    x = 0.6 * shot["motion"] * t
+    pan = int(round(w * (1.0 - abs(x % 2.0 - 1.0))))  # triangle wave: 0 → w → 0 ...
     frame = np.ascontiguousarray(bg[:, pan : pan + w])
     sx, sy = int(shot["salient_x"] * w), int(shot["salient_y"] * h)
-    # a moving ball: its speed follows the shot's motion
-    phase = k / max(n, 1)
+    # a moving ball: its speed follows the shot's motion (phase advances 0.5 per second)
+    phase = 0.5 * t
     bx = int((0.1 + 0.8 * ((phase * (0.5 + 3 * shot["motion"])) % 1.0)) * w)
     by = int(h * (0.3 + 0.4 * abs(np.sin(phase * np.pi * (1 + 4 * shot["motion"])))))
     cv2.circle(frame, (bx, by), max(4, h // 14), _bgr((shot["hue"] + 0.5) % 1, 0.9, 0.95), -1)
@@ -106,9 +113,7 @@ def iter_frames(ad: Ad, w: int, h: int, transition_s: float):
     for f in range(ad.n_frames):
         i = int(np.searchsorted([s["onset_frame"] for s in shots], f, side="right") - 1)
         s = shots[i]
-        frame = render_shot_frame(
-            s, bgs[i], f - s["onset_frame"], s["offset_frame"] - s["onset_frame"], w, h
-        )
+        frame = render_shot_frame(s, bgs[i], f - s["onset_frame"], w, h, ad.fps)
         # transitions are centred on the boundary frame (the truth's onset_frame)
         nxt = shots[i + 1] if i + 1 < len(shots) else None
         if nxt is not None and nxt["transition_in"] != "cut" and f >= nxt["onset_frame"] - half:
@@ -116,7 +121,7 @@ def iter_frames(ad: Ad, w: int, h: int, transition_s: float):
             if nxt["transition_in"] == "fade":
                 frame = (frame.astype(np.float32) * max(0.0, 1 - 2 * d)).astype(np.uint8)
             else:
-                other = render_shot_frame(nxt, bgs[i + 1], 0, 1, w, h)
+                other = render_shot_frame(nxt, bgs[i + 1], 0, w, h, ad.fps)
                 frame = cv2.addWeighted(frame, 1 - d, other, d, 0)
         if s["transition_in"] in ("fade", "dissolve") and f < s["onset_frame"] + half:
             d = (f - s["onset_frame"] + half + 0.5) / (2 * half)  # 0.5 -> 1 over the second half
@@ -125,7 +130,7 @@ def iter_frames(ad: Ad, w: int, h: int, transition_s: float):
             else:
                 prev = shots[i - 1]
                 n_prev = prev["offset_frame"] - prev["onset_frame"]
-                other = render_shot_frame(prev, bgs[i - 1], n_prev - 1, n_prev, w, h)
+                other = render_shot_frame(prev, bgs[i - 1], n_prev - 1, w, h, ad.fps)
                 frame = cv2.addWeighted(other, 1 - d, frame, d, 0)
         yield frame
 

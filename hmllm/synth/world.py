@@ -230,11 +230,16 @@ def summarise(series: dict[str, np.ndarray], ad: Ad) -> tuple[pd.DataFrame, pd.D
     return per_sec, per_shot
 
 
-def group_expectations(ad: Ad, s: dict, seed: int, draws: int = 64) -> pd.DataFrame:
+def group_expectations(
+    ad: Ad, s: dict, seed: int, draws: int = 64, *, ad_offsets: bool = False
+) -> pd.DataFrame:
     """Noise-free expectation per (shot, gender, age_band): the oracle's labels.
 
     Averages the transformed latent over ``draws`` simulated participants per cell (their random
-    offsets/slopes and city tiers), without per-second noise — the best any model can predict.
+    offsets/slopes and city tiers), without per-second noise. With ``ad_offsets=False`` (the noise
+    ceiling) the ad's own random offset is left out too: it is drawn per ad and rendered nowhere in
+    the video, so it is the best any model can predict from the ad's content and the audience.
+    ``ad_offsets=True`` gives the expectation of an observer who also knows each ad's offset.
     """
     rng = rng_for(seed, 5, ad.index)
     content = content_matrix(ad.shots)
@@ -251,7 +256,8 @@ def group_expectations(ad: Ad, s: dict, seed: int, draws: int = 64) -> pd.DataFr
                 for name in INDICES:
                     off = rng.normal(0, s["latent"]["participant_sd"])
                     slopes = rng.normal(0, s["latent"]["slope_sd"], len(CONTENT))
-                    z_shot = shot_z(content, aud, s, name) + ad.offsets[name] + content @ slopes
+                    z_shot = shot_z(content, aud, s, name) + content @ slopes
+                    z_shot = z_shot + (ad.offsets[name] if ad_offsets else 0.0)
                     z = smooth_into_shots(z_shot, idx, s["onset_smoothing_s"]) + off
                     val = to_scale(z, name, t, s)
                     acc[name] += np.bincount(

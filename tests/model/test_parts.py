@@ -88,3 +88,52 @@ def test_bootstrap_ci_is_seeded_and_brackets():
     assert a == bootstrap_ci(correct, total, n=200, seed=1)
     assert a[0] < correct.sum() / total.sum() < a[1]
     assert np.isnan(bootstrap_ci(np.array([]), np.array([]), n=10, seed=0)[0])
+
+
+def test_paired_bootstrap_diff_detects_a_better_method():
+    from hmllm.metrics import paired_bootstrap_diff
+
+    rng = np.random.default_rng(0)
+    total = rng.integers(20, 40, size=(3, 12)).astype(float)
+    weak = np.stack([np.round(0.5 * total), total], -1)
+    strong = np.stack([np.round(0.7 * total), total], -1)
+    diff, lo, hi = paired_bootstrap_diff(strong, weak, n=500, seed=0)
+    assert lo > 0 and lo <= diff <= hi
+    assert paired_bootstrap_diff(weak, weak, n=500, seed=0) == (0.0, 0.0, 0.0)
+    # seeded: the same call gives the same interval
+    assert paired_bootstrap_diff(strong, weak, n=500, seed=0) == (diff, lo, hi)
+
+
+def _tiny_model(**over):
+    from hmllm.model.net import ResponseModel
+
+    cfg = {"dim": 8, "dropout": 0.0, "use_audience": True, "fusion": "concat", "layers": 0,
+           "edges": {"temporal": False, "audience": False, "semantic": False},
+           "temporal_window": 1, "semantic_k": 2, "align_temperature": 0.2, **over}  # fmt: skip
+    torch.manual_seed(0)
+    model = ResponseModel(5, 4, 0, cfg, (2, 3))
+    model.set_thresholds(
+        {"en": {"thresholds": [0.0]}, "em": {"thresholds": [-0.5, 0.5]}, "emr": {"thresholds": [0.2]}}
+    )
+    return model
+
+
+def test_ordinal_head_is_the_labels_cut_points_applied_to_the_value():
+    model = _tiny_model(class_head="ordinal")
+    value = torch.tensor([[-1.0, -2.0, 0.0], [1.0, 0.0, 1.0], [0.5, 2.0, -1.0]])
+    logits = model.ordinal_logits(value)
+    for i, k in enumerate(("en", "em", "emr")):
+        probs = logits[f"logits_{k}"].exp()
+        assert torch.allclose(probs.sum(1), torch.ones(3), atol=1e-5)
+        thr = getattr(model, f"thr_{k}")
+        assert torch.equal(probs.argmax(1), torch.bucketize(value[:, i].contiguous(), thr))
+    with pytest.raises(ValueError, match="em needs 2 thresholds"):
+        model.set_thresholds(
+            {"en": {"thresholds": [0]}, "em": {"thresholds": [0]}, "emr": {"thresholds": [0]}}
+        )
+
+
+def test_wide_path_sees_audience_interactions_unless_video_only():
+    assert _tiny_model(wide=True).wide_head.in_features == 5 * (1 + 4)
+    assert _tiny_model(wide=True, use_audience=False).wide_head.in_features == 5
+    assert _tiny_model().wide_head is None
