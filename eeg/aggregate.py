@@ -23,39 +23,47 @@ def per_shot(
         filled).
     """
     keys = [c for c in per_second.columns if c not in ("second", "index", "value", "valid")]
+    cols = [*keys, "shot", "index", "value", "valid_fraction", "missing"]
     if per_second.empty:
-        return pd.DataFrame(columns=[*keys, "shot", "index", "value", "valid_fraction", "missing"])
+        return pd.DataFrame(columns=cols)
     onsets = shots["onset_s"].to_numpy(float)
     offsets = shots["offset_s"].to_numpy(float)
     sec = per_second["second"].to_numpy()
     centres = sec + 0.5
     pos = np.searchsorted(onsets, centres, side="right") - 1
-    # a shot shorter than a second contains no centre: it takes the second its middle falls in
-    mids = np.floor(0.5 * (onsets + offsets)).astype(int)
-    covered = (
-        np.bincount(
-            np.clip(pos, 0, len(shots) - 1)[(pos >= 0) & (centres < offsets[-1] + 0.5)],
-            minlength=len(shots),
-        )
-        > 0
-    )
-    frames = []
     inside = (pos >= 0) & (centres < offsets[-1] + 0.5)
-    frames.append(per_second[inside].assign(shot=shots["shot"].to_numpy()[pos[inside]]))
+    # a shot shorter than a second contains no centre: it takes the second its middle falls in
+    covered = np.bincount(pos[inside], minlength=len(shots)) > 0
+    mids = np.floor(0.5 * (onsets + offsets)).astype(int)
+    rows = [np.flatnonzero(inside)]
+    shot_pos = [pos[inside]]
     for k in np.flatnonzero(~covered):
-        frames.append(per_second[sec == mids[k]].assign(shot=int(shots["shot"].iloc[k])))
-    df = pd.concat(frames, ignore_index=True)
-    ok = df["valid"].to_numpy(bool) & np.isfinite(df["value"].to_numpy(float))
-    df = df.assign(_ok=ok, _v=np.where(ok, df["value"].to_numpy(float), 0.0))
-    g = df.groupby(["shot", "index"], sort=True)
-    agg = g.agg(_n=("_ok", "size"), _nok=("_ok", "sum"), _sum=("_v", "sum"))
-    first = g[keys].first() if keys else None
-    out = agg.reset_index()
-    out["valid_fraction"] = out["_nok"] / out["_n"]
-    out["missing"] = out["valid_fraction"] < min_valid_fraction
-    out["value"] = np.where(out["missing"], np.nan, out["_sum"] / out["_nok"].clip(lower=1))
-    if first is not None:
-        out = pd.concat([first.reset_index(drop=True), out], axis=1)
-    return out[[*keys, "shot", "index", "value", "valid_fraction", "missing"]].reset_index(
-        drop=True
-    )
+        r = np.flatnonzero(sec == mids[k])
+        rows.append(r)
+        shot_pos.append(np.full(len(r), k))
+    rows = np.concatenate(rows)
+    shot_pos = np.concatenate(shot_pos)
+    codes, names = pd.factorize(per_second["index"].to_numpy()[rows], sort=True)
+    # group = (shot, index): sorted by shot, then index name, as a sorted groupby would be
+    gid = shot_pos * len(names) + codes
+    value = per_second["value"].to_numpy(float)[rows]
+    ok = per_second["valid"].to_numpy(bool)[rows] & np.isfinite(value)
+    size = len(shots) * len(names)
+    n = np.bincount(gid, minlength=size)
+    n_ok = np.bincount(gid, weights=ok, minlength=size)
+    total = np.bincount(gid, weights=np.where(ok, value, 0.0), minlength=size)
+    present = np.flatnonzero(n)
+    frac = n_ok[present] / n[present]
+    missing = frac < min_valid_fraction
+    out = pd.DataFrame({
+        "shot": shots["shot"].to_numpy()[present // len(names)],
+        "index": names[present % len(names)],
+        "value": np.where(missing, np.nan, total[present] / np.maximum(n_ok[present], 1)),
+        "valid_fraction": frac,
+        "missing": missing,
+    })  # fmt: skip
+    if keys:
+        _, first = np.unique(gid, return_index=True)  # first row of each group, in group order
+        carried = per_second[keys].iloc[rows[first]].reset_index(drop=True)
+        out = pd.concat([carried, out], axis=1)
+    return out[cols]

@@ -4,6 +4,8 @@ Reads ``sessions.tsv`` (contract §1), the ads' durations and the shot table, pr
 participant's calm baseline once and then their recordings, caching each recording's result under
 ``derivatives/eeg/recordings/`` keyed by input-file hash and config hash; a re-run skips finished
 recordings. A recording that cannot be used gets a quality row saying why, never made-up numbers.
+Then, per ad, the inter-subject correlation across its viewers (:func:`eeg.isc.ad_isc`) goes to
+``isc.parquet`` from the video-locked EEG each recording left in the cache.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from eeg.errors import EEGInputError
+from eeg.isc import ad_covariances, ad_isc, common_channels, correlated_components
 from eeg.pipeline import baseline_levels, process_recording
 
 log = logging.getLogger(__name__)
@@ -71,14 +75,16 @@ def _participant_recordings(pid: str, rows: list[dict], root: Path, durations: d
             h = "missing"
         files = [
             cache / f"{stem}.{h}.{kind}"
-            for kind in ("second.parquet", "shot.parquet", "quality.json")
+            for kind in ("second.parquet", "shot.parquet", "quality.json", "isc.npz")
         ]
-        if h != "missing" and all(f.is_file() for f in files):
+        # quality.json is written last, so its presence marks a finished recording
+        if h != "missing" and all(f.is_file() for f in files[:3]):
             out.append(
                 (
                     pd.read_parquet(files[0]),
                     pd.read_parquet(files[1]),
                     json.loads(files[2].read_text()),
+                    files[3] if files[3].is_file() else None,
                 )
             )
             continue
@@ -88,7 +94,7 @@ def _participant_recordings(pid: str, rows: list[dict], root: Path, durations: d
             if cfg["qc_figures"]:
                 (cache.parent / "qc").mkdir(exist_ok=True)
                 qc_png = cache.parent / "qc" / f"{stem}.png"
-            sec, shot, q = process_recording(
+            sec, shot, q, locked = process_recording(
                 path, durations[r["ad_id"]], shots[r["ad_id"]], cfg, baseline, qc_png=qc_png
             )
             if base_err:
@@ -99,6 +105,7 @@ def _participant_recordings(pid: str, rows: list[dict], root: Path, durations: d
                     pd.DataFrame(),
                     pd.DataFrame(),
                     {**base_q, "usable": False, "flags": "error", "error": str(exc)},
+                    None,
                 )
             )
             continue
@@ -109,9 +116,73 @@ def _participant_recordings(pid: str, rows: list[dict], root: Path, durations: d
         q = {**base_q, **q, "error": ""}
         sec.to_parquet(files[0], index=False)
         shot.to_parquet(files[1], index=False)
+        if locked is not None:
+            np.savez(files[3], data=locked["data"], ch_names=np.array(locked["ch_names"]),
+                     valid=locked["valid"])  # fmt: skip
         files[2].write_text(json.dumps(q))
-        out.append((sec, shot, q))
+        out.append((sec, shot, q, files[3] if locked is not None else None))
     return out
+
+
+def _load_viewers(files: list[Path]) -> list[dict]:
+    viewers = []
+    for f in files:
+        with np.load(f) as z:
+            viewers.append({"data": z["data"], "ch_names": [str(x) for x in z["ch_names"]],
+                            "valid": z["valid"]})  # fmt: skip
+    return viewers
+
+
+def study_isc(locked_files: dict[str, list[Path]], shots: dict[str, pd.DataFrame], cfg: dict) -> pd.DataFrame:  # fmt: skip
+    """ISC per ad across its viewers from the recordings' cached video-locked EEG.
+
+    The correlated components are fitted once on the covariances pooled over every ad (weighted
+    by the ad's length), as Dmochowski et al. (2014) did across stimuli, then each ad's per-second
+    and per-shot ISC is measured along them (:func:`eeg.isc.ad_isc`).
+
+    Parameters
+    ----------
+    locked_files
+        ``{ad_id: [isc.npz of each usable recording]}``.
+    shots
+        ``{ad_id: shot table}`` (``shot, onset_s, offset_s``, video time s).
+    cfg
+        The ``eeg`` config (``isc`` keys, ``min_valid_fraction``).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``ad_id`` plus the columns of :func:`eeg.isc.ad_isc`, one block per ad of
+        ``locked_files`` (all missing where the study or the ad has too few viewers).
+    """
+    c = cfg["isc"]
+    fs = float(c["sfreq_hz"])
+    ads = sorted(locked_files)
+    bar = {"unit": "ad", "disable": not cfg["progress"]}
+    names = []
+    for ad in ads:
+        for f in locked_files[ad]:
+            with np.load(f) as z:
+                names.append({"ch_names": [str(x) for x in z["ch_names"]]})
+    chans = common_channels(names)
+    rw, rb, n_total = 0.0, 0.0, 0
+    for ad in tqdm(ads, desc="eeg isc components", **bar):
+        cov = ad_covariances(_load_viewers(locked_files[ad]), fs, chans)
+        if cov is not None:
+            rw, rb, n_total = rw + cov[0] * cov[2], rb + cov[1] * cov[2], n_total + cov[2]
+    weights = None
+    if n_total:
+        weights = correlated_components(rw / n_total, rb / n_total, n_components=int(c["n_components"]),
+                                        shrinkage=float(c["shrinkage"]))  # fmt: skip
+    frames = []
+    for ad in tqdm(ads, desc="eeg isc", **bar):
+        tab = ad_isc(_load_viewers(locked_files[ad]), fs, shots[ad], weights, chans, window_s=float(c["window_s"]),
+                     min_viewers=int(c["min_viewers"]), min_shot_s=float(c["min_shot_s"]),
+                     min_valid_fraction=float(cfg["min_valid_fraction"]))  # fmt: skip
+        tab.insert(0, "ad_id", ad)
+        frames.append(tab)
+    cols = ["ad_id", "second", "shot", "index", "value", "n_viewers", "missing"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
 def process_study(cfg) -> Path:
@@ -150,8 +221,10 @@ def process_study(cfg) -> Path:
     out = deriv / "eeg"
     cache = out / "recordings"
     cache.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(json.dumps({k: v for k, v in e.items() if k not in ("n_jobs", "progress")},
-                                    sort_keys=True).encode()).hexdigest()[:8]  # fmt: skip
+    # the recording cache depends on every key but the run settings and the study-level ISC ones
+    keyed = {k: v for k, v in e.items() if k not in ("n_jobs", "progress", "isc")}
+    keyed["isc"] = {k: e["isc"][k] for k in ("enabled", "sfreq_hz")}
+    key = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:8]
     groups = [
         (pid, g.to_dict("records")) for pid, g in sessions.groupby("participant_id", sort=True)
     ]
@@ -171,6 +244,15 @@ def process_study(cfg) -> Path:
     pd.concat(secs, ignore_index=True).to_parquet(out / "per_second.parquet", index=False)
     pd.concat(shots_out, ignore_index=True).to_parquet(out / "per_shot.parquet", index=False)
     quality.to_parquet(out / "quality.parquet", index=False)
+    isc_file = out / "isc.parquet"
+    if e["isc"]["enabled"]:
+        locked: dict[str, list[Path]] = {ad: [] for ad in sorted(set(sessions["ad_id"]))}
+        for _, _, q, f in results:
+            if f is not None:
+                locked[q["ad_id"]].append(f)
+        study_isc(locked, shots, e).to_parquet(isc_file, index=False)
+    else:
+        isc_file.unlink(missing_ok=True)  # never leave a table from another configuration
     return out
 
 
@@ -184,3 +266,7 @@ def run(cfg) -> None:
         raise DataError(str(exc)) from None
     q = pd.read_parquet(out / "quality.parquet")
     print(f"eeg: {int(q['usable'].sum())}/{len(q)} recordings usable -> {out}")
+    if (out / "isc.parquet").is_file():
+        isc = pd.read_parquet(out / "isc.parquet", columns=["ad_id", "missing"])
+        print(f"eeg isc: {isc.loc[~isc['missing'], 'ad_id'].nunique()}/{isc['ad_id'].nunique()} "
+              f"ads with >= {cfg.eeg.isc.min_viewers} viewers -> {out / 'isc.parquet'}")  # fmt: skip

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.signal import welch
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.fft import rfft, rfftfreq
+from scipy.signal import get_window
 
 from eeg.errors import EEGInputError
 
@@ -50,6 +52,12 @@ def sliding_band_powers(data: np.ndarray, sfreq: float, *, window_s: float, step
     -------
     centres_s, powers
         Window centre times (s) and ``{band: (n_windows, n_channels)}`` band powers (V²).
+
+    Notes
+    -----
+    Equal to :func:`scipy.signal.welch` on each window (Hann sub-segments of 1 s, half overlap,
+    constant detrend, density scaling) with the PSD summed over each band's bins. Computed for all
+    windows at once, and a sub-segment shared by overlapping windows is transformed only once.
     """
     if not np.isfinite(sfreq) or sfreq <= 0:
         raise EEGInputError(f"sfreq must be positive and finite (Hz), got {sfreq}")
@@ -58,6 +66,10 @@ def sliding_band_powers(data: np.ndarray, sfreq: float, *, window_s: float, step
     if win < 8 or step < 1:
         raise EEGInputError(
             f"window_s={window_s} / step_s={step_s} are too short for sfreq={sfreq} Hz"
+        )
+    if data.shape[1] < win:
+        raise EEGInputError(
+            f"the data ({data.shape[1] / sfreq:.2f} s) is shorter than one {window_s} s window"
         )
     stop = data.shape[1] if stop_s is None else min(data.shape[1], int(round(stop_s * sfreq)))
     if centres_s is not None:
@@ -70,12 +82,35 @@ def sliding_band_powers(data: np.ndarray, sfreq: float, *, window_s: float, step
         raise EEGInputError(
             f"the data ({data.shape[1] / sfreq:.2f} s) is shorter than one {window_s} s window"
         )
-    segs = np.stack([data[:, s : s + win] for s in starts])  # (W, C, win)
     nper = min(win, int(round(sfreq)))  # 1 s sub-segments inside the window (Welch averaging)
-    f, pxx = welch(segs, fs=sfreq, nperseg=nper, noverlap=nper // 2, axis=-1)  # (W, C, F)
-    df = f[1] - f[0]
-    powers = {b: pxx[..., (f >= lo) & (f < hi)].sum(-1) * df for b, (lo, hi) in bands.items()}
+    powers = _welch_band_powers(data, sfreq, starts, win, nper, bands)
     return (starts + win / 2) / sfreq, powers
+
+
+def _welch_band_powers(data: np.ndarray, sfreq: float, starts: np.ndarray, win: int, nper: int,
+                       bands: dict[str, tuple[float, float]]) -> dict[str, np.ndarray]:  # fmt: skip
+    """Welch band powers (V²) of the windows ``data[:, s : s + win]``, ``{band: (W, C)}``."""
+    step = nper - nper // 2
+    n_seg = (win - nper // 2) // step  # sub-segments per window, as scipy.signal.welch counts them
+    seg_starts = starts[:, None] + step * np.arange(n_seg)[None, :]  # (W, S)
+    uniq, inv = np.unique(seg_starts, return_inverse=True)
+    segs = sliding_window_view(data, nper, axis=-1)[:, uniq]  # (C, U, nper) copy of the needed
+    segs = segs - segs.mean(axis=-1, keepdims=True)  # constant detrend per sub-segment
+    taper = get_window("hann", nper)
+    spec = rfft(segs * taper, axis=-1)
+    spec = spec.real**2 + spec.imag**2  # (C, U, F)
+    f = rfftfreq(nper, 1 / sfreq)
+    # density scaling, one-sided (every bin but DC, and Nyquist for even nper, counts twice),
+    # times the bin width, summed over each band's bins: one (F, B) weight matrix
+    weight = np.full(len(f), 2.0 * (f[1] - f[0]) / (sfreq * (taper**2).sum()))
+    weight[0] /= 2
+    if nper % 2 == 0:
+        weight[-1] /= 2
+    in_band = np.stack([(f >= lo) & (f < hi) for lo, hi in bands.values()], axis=1)  # (F, B)
+    per_seg = spec @ (in_band * weight[:, None])  # (C, U, B)
+    per_win = per_seg[:, inv.reshape(seg_starts.shape)].mean(axis=2)  # (C, W, B)
+    out = {b: np.ascontiguousarray(per_win[:, :, j].T) for j, b in enumerate(bands)}  # (W, C)
+    return out
 
 
 def _pick(names: list[str], wanted) -> list[int]:

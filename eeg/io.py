@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from pathlib import Path
@@ -18,7 +19,14 @@ READERS = {
     ".fif": mne.io.read_raw_fif,
     ".set": mne.io.read_raw_eeglab,
 }
-STANDARD = {c.lower(): c for c in mne.channels.make_standard_montage("colin27_1005").ch_names}
+MONTAGE = "colin27_1005"  # MNE 1.13 name of standard_1005
+STANDARD = {c.lower(): c for c in mne.channels.make_standard_montage(MONTAGE).ch_names}
+
+
+@functools.lru_cache(maxsize=1)
+def _standard_montage() -> mne.channels.DigMontage:
+    """The standard montage, built once (``set_montage`` copies it)."""
+    return mne.channels.make_standard_montage(MONTAGE)
 
 
 def normalise_channel_name(name: str) -> str:
@@ -109,7 +117,5 @@ def read_recording(path: str | Path, *, preload: bool = True) -> mne.io.BaseRaw:
         raise EEGInputError(f"{path.name}: no EEG channels")
     known = [c for c in raw.ch_names if c.lower() in STANDARD]
     if known:
-        raw.set_montage(
-            "colin27_1005", on_missing="ignore", verbose=False
-        )  # MNE 1.13 name of standard_1005
+        raw.set_montage(_standard_montage(), on_missing="ignore", verbose=False)
     return raw

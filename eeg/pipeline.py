@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mne
 import numpy as np
 import pandas as pd
 
@@ -18,7 +19,7 @@ from eeg.indices import (
 )
 from eeg.io import read_recording
 from eeg.preprocess import preprocess
-from eeg.sync import find_video_sync
+from eeg.sync import VideoSync, find_video_sync
 
 
 def _indices(powers: dict, names: list[str], cfg: dict) -> dict[str, np.ndarray]:
@@ -46,15 +47,75 @@ def baseline_levels(path: str | Path, cfg: dict) -> dict[str, float]:
 
 def process_recording(path: str | Path, video_duration_s: float, shots: pd.DataFrame, cfg: dict,
                       baseline: dict[str, float] | None, *,
-                      qc_png: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:  # fmt: skip
-    """Per-second and per-shot indices of one recording, plus its quality record.
+                      qc_png: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict | None]:  # fmt: skip
+    """Read one recording and process it with :func:`process_raw` (same arguments and returns)."""
+    return process_raw(read_recording(path), video_duration_s, shots, cfg, baseline,
+                       name=Path(path).name, qc_png=qc_png)  # fmt: skip
+
+
+def video_locked(data: np.ndarray, sfreq: float, sync: VideoSync, n_sec: int,
+                 out_sfreq: float) -> np.ndarray:  # fmt: skip
+    """Resample cleaned EEG onto the video's clock, ``out_sfreq`` samples per second of video.
+
+    Parameters
+    ----------
+    data
+        Cleaned EEG, shape (n_channels, n_samples), V, already low-passed below ``out_sfreq / 2``.
+    sfreq
+        Its sampling rate, Hz.
+    sync
+        Where the video sits in the recording (drift-corrected).
+    n_sec
+        Whole seconds of video to cover.
+    out_sfreq
+        Output rate, Hz (samples per second of video time).
+
+    Returns
+    -------
+    np.ndarray
+        (n_channels, round(n_sec * out_sfreq)) float32, V; sample k is video time k / out_sfreq
+        (linear interpolation between recording samples).
+    """
+    pos = sync.to_recording_time(np.arange(int(round(n_sec * out_sfreq))) / out_sfreq) * sfreq
+    pos = np.clip(pos, 0, data.shape[1] - 1)
+    i0 = np.minimum(pos.astype(int), data.shape[1] - 2)
+    frac = pos - i0
+    return (data[:, i0] * (1 - frac) + data[:, i0 + 1] * frac).astype(np.float32)
+
+
+def process_raw(raw: mne.io.BaseRaw, video_duration_s: float, shots: pd.DataFrame, cfg: dict,
+                baseline: dict[str, float] | None, *, name: str = "recording",
+                qc_png: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict | None]:  # fmt: skip
+    """Per-second and per-shot indices of one recording, its quality record and ISC input.
 
     Engagement is Pope's β/(α+θ) divided by the participant's baseline level; valence is frontal
     alpha asymmetry minus the baseline's; arousal is frontal log β/α minus the baseline's. Without a
     baseline (``None``) the raw index is kept and the quality flags say so.
+
+    Parameters
+    ----------
+    raw
+        The recording (V), as :func:`eeg.io.read_recording` returns it.
+    video_duration_s
+        Length of the ad, s.
+    shots
+        ``shot, onset_s, offset_s`` of the ad (video time, s).
+    cfg
+        The ``eeg`` config.
+    baseline
+        Index levels of the participant's calm-video baseline (:func:`baseline_levels`) or None.
+    name
+        Shown in errors and on the QC figure.
+    qc_png
+        Where to write the QC figure (None = no figure).
+
+    Returns
+    -------
+    per_second, per_shot, quality, locked
+        Long tables (contract §2) without the key columns, the quality record, and for the
+        inter-subject correlation ``{"data": (n_channels, n) float32 V at eeg.isc.sfreq_hz,
+        "ch_names": [...], "valid": (n_sec,) bool}`` — None when ``eeg.isc.enabled`` is false.
     """
-    raw = read_recording(path)
-    name = Path(path).name
     sf = raw.info["sfreq"]
     lo, hi = cfg["expected_sfreq_hz"]
     if not lo <= sf <= hi:
@@ -84,22 +145,37 @@ def process_recording(path: str | Path, video_duration_s: float, shots: pd.DataF
     # amplitude-based rejection: a window whose peak-to-peak exceeds the limit is invalid
     half = int(round(w["window_s"] * sf / 2))
     limit = float(cfg["preprocess"]["reject_ptp_uv"]) * 1e-6
-    valid = []
-    for c in centres:
+    valid = np.zeros(n_sec, bool)
+    for t, c in enumerate(centres):
         i = int(round(c * sf))
         seg = data[:, max(0, i - half) : i + half]
-        valid.append(bool(seg.size) and float(np.ptp(seg, axis=1).max()) < limit)
-    valid = np.array(valid)
-    per_sec = pd.DataFrame([{"second": t, "index": k, "value": float(v[t]), "valid": bool(valid[t])}
-                            for k, v in vals.items() for t in range(n_sec)])  # fmt: skip
+        valid[t] = bool(seg.size) and float(np.ptp(seg, axis=1).max()) < limit
+    keys = np.array(list(vals), dtype=object)
+    per_sec = pd.DataFrame({"second": np.tile(np.arange(n_sec), len(keys)),
+                            "index": np.repeat(keys, n_sec),
+                            "value": np.concatenate([np.asarray(v, float)[:n_sec] for v in vals.values()]),
+                            "valid": np.tile(valid, len(keys))})  # fmt: skip
     shots_tab = per_shot(per_sec, shots, min_valid_fraction=float(cfg["min_valid_fraction"]))
     if qc_png is not None:
         from eeg.qc import plot_recording
 
         plot_recording(clean, q.bad_channels, per_sec, shots, title=name, out=qc_png)
-    quality = {"usable": "too_many_bad_channels" not in q.flags, "flags": ";".join(q.flags),
+    usable = "too_many_bad_channels" not in q.flags
+    quality = {"usable": usable, "flags": ";".join(q.flags),
                "bad_channels": ",".join(f"{k}:{v}" for k, v in q.bad_channels.items()),
                "n_bad_channels": len(q.bad_channels), "n_blinks": q.n_blinks,
                "rejected_s": float((~valid).sum()), "duration_s": float(n_sec),
                "onset_s": sync.onset_s, "drift_ppm": (sync.drift - 1) * 1e6, "sfreq_hz": sf}  # fmt: skip
-    return per_sec, shots_tab, quality
+    locked = None
+    isc_cfg = cfg["isc"]
+    if isc_cfg["enabled"] and usable:
+        p = cfg["preprocess"]
+        stop_hz = float(p["h_freq_hz"]) + float(p["h_trans_bandwidth_hz"])  # FIR stop-band edge
+        if float(isc_cfg["sfreq_hz"]) < 2 * stop_hz:
+            raise EEGInputError(
+                f"eeg.isc.sfreq_hz ({isc_cfg['sfreq_hz']}) must be at least twice the low-pass stop "
+                f"edge ({stop_hz} Hz: eeg.preprocess.h_freq_hz + h_trans_bandwidth_hz) to avoid aliasing"
+            )
+        locked = {"data": video_locked(data, sf, sync, n_sec, float(isc_cfg["sfreq_hz"])),
+                  "ch_names": list(names), "valid": valid}  # fmt: skip
+    return per_sec, shots_tab, quality, locked

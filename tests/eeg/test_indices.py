@@ -102,3 +102,21 @@ def test_bad_window_arguments(kwargs, match):
     args = {"sfreq": 250.0, "window_s": 2.0, "step_s": 1.0, **kwargs}
     with pytest.raises(EEGInputError, match=match):
         sliding_band_powers(np.zeros((2, 2500)), **args)
+
+
+@pytest.mark.parametrize(("sfreq", "window_s", "step_s"), [(250.0, 2.0, 1.0), (255.0, 3.0, 0.5)])
+def test_band_powers_equal_scipy_welch_per_window(sfreq, window_s, step_s):
+    from scipy.signal import welch
+
+    from eeg.indices import BANDS_HZ
+
+    x = np.random.default_rng(1).standard_normal((3, int(30 * sfreq))) * 1e-5
+    centres = np.arange(20) * 1.0002 + 3.3  # drift-corrected centres fall between samples
+    got_c, got = sliding_band_powers(x, sfreq, window_s=window_s, step_s=step_s, centres_s=centres)
+    win, nper = int(round(window_s * sfreq)), int(round(sfreq))
+    starts = np.round(got_c * sfreq - win / 2).astype(int)
+    segs = np.stack([x[:, s : s + win] for s in starts])
+    f, pxx = welch(segs, fs=sfreq, nperseg=nper, noverlap=nper // 2, axis=-1)
+    for band, (lo, hi) in BANDS_HZ.items():
+        want = pxx[..., (f >= lo) & (f < hi)].sum(-1) * (f[1] - f[0])
+        np.testing.assert_allclose(got[band], want, rtol=1e-10, err_msg=band)

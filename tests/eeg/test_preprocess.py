@@ -1,9 +1,11 @@
+import warnings
+
 import numpy as np
 import pytest
 from scipy.signal import welch
 
 from eeg.errors import EEGInputError
-from eeg.preprocess import preprocess
+from eeg.preprocess import apply_fir, fir_kernel, interpolate_channels, preprocess
 from tests.eeg.conftest import CHANNELS, make_raw
 
 
@@ -104,3 +106,39 @@ def test_unknown_ocular_method_raises(eeg_cfg):
     raw = make_raw(duration_s=6.0, video_s=3.0)
     with pytest.raises(EEGInputError, match="ocular must be regression, ica or none, got 'pca'"):
         preprocess(raw, {**eeg_cfg["preprocess"], "ocular": "pca"})
+
+
+@pytest.mark.parametrize(
+    ("l_freq", "h_freq", "n"),
+    [(1.0, 45.0, 6000), (None, 4.0, 6000), (1.0, 45.0, 300)],
+    ids=["band-pass", "low-pass", "shorter-than-kernel"],
+)
+def test_apply_fir_equals_mne_filter_data(l_freq, h_freq, n):
+    import mne
+
+    x = np.random.default_rng(0).standard_normal((3, n)) * 1e-5
+    h = fir_kernel(250.0, l_freq, h_freq)
+    with warnings.catch_warnings():  # MNE warns when the kernel is longer than the signal
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = mne.filter.filter_data(x, 250.0, l_freq, h_freq, verbose=False)
+    np.testing.assert_allclose(apply_fir(x, h), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_spline_interpolation_equals_mne_interpolate_bads(eeg_cfg):
+    raw = make_raw(duration_s=6.0, video_s=3.0, seed=8)
+    bads = ["T7", "Pz", "Fp1"]
+    data = raw.get_data()
+    assert interpolate_channels(data, raw.info, bads, eeg_cfg["preprocess"])
+    ref = raw.copy()
+    ref.info["bads"] = bads
+    ref.interpolate_bads(reset_bads=True, verbose=False)
+    np.testing.assert_allclose(data, ref.get_data(), rtol=0, atol=1e-9 * np.abs(data).max())
+
+
+def test_bad_channel_without_position_is_flagged_not_interpolated(eeg_cfg):
+    raw = make_raw(bad_channel="T7", seed=9)
+    raw.set_montage(None)
+    clean, q = preprocess(raw, eeg_cfg["preprocess"])
+    assert q.bad_channels == {"T7": "noisy"}
+    assert "bad_channels_not_interpolated_no_montage" in q.flags
+    assert clean.info["bads"] == ["T7"]
