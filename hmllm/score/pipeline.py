@@ -148,7 +148,8 @@ def score_video(video: Path, groups: list[str], predictor, out_dir: Path, cfg: d
     info = probe(video, max_pixels=int(v["max_pixels"]), max_duration_s=float(v["max_duration_s"]))
     tick("probe")
     shots = detect_shots(video, detector=v["detector"], fps=info.fps, n_frames=info.n_frames,
-                         fade_threshold=v.get("fade_threshold"), **dict(v["detector_params"]))  # fmt: skip
+                         fade_threshold=v.get("fade_threshold"), dissolve=v.get("dissolve"),
+                         **dict(v["detector_params"]))  # fmt: skip
     tick("shots")
     ad_dir = out_dir / safe_stem(video.name)
     ad_dir.mkdir(parents=True, exist_ok=True)

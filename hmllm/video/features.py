@@ -13,6 +13,7 @@ register new ones in :data:`FEATURE_EXTRACTORS`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -29,20 +30,21 @@ from hmllm.video.audio import audio_features, load_audio
 from hmllm.video.frames import display_size, sample_frames, shot_frame_indices, video_size
 
 log = logging.getLogger(__name__)
-_CASCADE = None
 
 
-def _face_cascade():
-    global _CASCADE
-    if _CASCADE is None:
-        _CASCADE = cv2.CascadeClassifier(
-            cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+@functools.lru_cache(maxsize=4)
+def _face_cascade(name: str) -> cv2.CascadeClassifier:
+    """One of OpenCV's shipped Haar cascades by file name, loaded once per process."""
+    if Path(name).name != name or not name.endswith(".xml"):
+        raise ConfigError(f"features.face_cascade must be a cascade file name shipped with OpenCV "
+                          f"(e.g. haarcascade_frontalface_alt2.xml), got {name!r}")  # fmt: skip
+    cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / name))
+    if cascade.empty():
+        raise ConfigError(
+            f"OpenCV's Haar cascade {name!r} is missing from {cv2.data.haarcascades}; pick a file "
+            "there for features.face_cascade or reinstall opencv-python-headless 4.x"
         )
-        if _CASCADE.empty():
-            raise DataError(
-                "OpenCV's frontal-face Haar cascade is missing; reinstall opencv-python-headless 4.x"
-            )
-    return _CASCADE
+    return cascade
 
 
 def text_area_fraction(gray: np.ndarray) -> float:
@@ -64,47 +66,66 @@ def text_area_fraction(gray: np.ndarray) -> float:
     return float(area / (h * w))
 
 
-def detect_faces(gray: np.ndarray, min_face_frac: float, scale_factor: float) -> tuple[int, float]:
-    """Number of frontal faces (OpenCV Haar cascade) and the frame fraction they cover."""
+def _shrink(gray: np.ndarray, short_side_px: int) -> np.ndarray:
+    """``gray`` resized (area averaging) so its short side is at most ``short_side_px`` pixels."""
+    h, w = gray.shape
+    s = short_side_px / min(h, w)
+    if s >= 1:
+        return gray
+    return cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))),
+                      interpolation=cv2.INTER_AREA)  # fmt: skip
+
+
+def detect_faces(gray: np.ndarray, *, min_face_frac: float, scale_factor: float,
+                 min_neighbors: int, cascade: str) -> tuple[int, float]:  # fmt: skip
+    """Number of frontal faces (an OpenCV Haar cascade) and the frame fraction they cover.
+
+    Faces smaller than ``min_face_frac`` of the frame height, or than the cascade's window (24 px
+    for the frontal-face cascades), are not searched. ``scale_factor`` is the image pyramid step,
+    ``min_neighbors`` the overlapping detections a face needs, ``cascade`` a file name in
+    ``cv2.data.haarcascades`` (the ``features.face_*`` settings).
+    """
     h = gray.shape[0]
-    faces = _face_cascade().detectMultiScale(
-        gray, scale_factor, 4, minSize=(int(h * min_face_frac),) * 2
+    faces = _face_cascade(cascade).detectMultiScale(
+        gray, scale_factor, min_neighbors, minSize=(int(h * min_face_frac),) * 2
     )
     area = float(sum(fw * fh for _, _, fw, fh in faces) / gray.size) if len(faces) else 0.0
     return len(faces), area
 
 
-def flow_magnitude(a: np.ndarray, b: np.ndarray, width_px: int) -> float:
-    """Mean Farneback optical-flow magnitude between RGB frames ``a`` → ``b``, in frame widths/frame.
+def flow_magnitude(a: np.ndarray, b: np.ndarray, width_px: int, farneback: dict) -> float:
+    """Mean Farneback optical-flow magnitude between grey frames ``a`` → ``b``, frame widths/frame.
 
-    Computed on grey frames downscaled to ``width_px`` (pixels) for speed.
+    Computed on the frames downscaled to ``width_px`` (pixels) for speed; ``farneback`` holds
+    ``cv2.calcOpticalFlowFarneback``'s parameters (``pyr_scale, levels, winsize, iterations,
+    poly_n, poly_sigma``).
     """
     h = max(8, int(round(a.shape[0] * width_px / a.shape[1])))
-    ga, gb = (cv2.resize(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), (width_px, h), interpolation=cv2.INTER_AREA)
-              for x in (a, b))  # fmt: skip
-    flow = cv2.calcOpticalFlowFarneback(ga, gb, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    ga, gb = (cv2.resize(x, (width_px, h), interpolation=cv2.INTER_AREA) for x in (a, b))
+    flow = cv2.calcOpticalFlowFarneback(ga, gb, None, flags=0, **farneback)
     return float(np.linalg.norm(flow, axis=2).mean() / width_px)
 
 
-def frame_stats(rgb: np.ndarray) -> dict[str, float]:
-    """Colour, brightness, edges and text of one RGB frame (faces: :func:`detect_faces`)."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    rgb = rgb[::2, ::2]  # colour statistics need no full resolution: every 2nd pixel (4x faster)
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)
-    hue = hsv[..., 0] / 180 * 2 * np.pi
+def colour_stats(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Colour and brightness of each frame of a stack ``(N, H, W, 3)`` uint8 RGB; arrays ``(N,)``.
+
+    Saturation-weighted hue as sin/cos, saturation, brightness (HSV value) and its SD, all 0–1,
+    and colourfulness (Hasler & Süsstrunk, 0–~1). One colour conversion for the whole stack.
+    """
+    n, h, w, _ = rgb.shape
+    tall = np.ascontiguousarray(rgb).reshape(n * h, w, 3)  # one cvtColor call for all frames
+    hsv = cv2.cvtColor(tall, cv2.COLOR_RGB2HSV).reshape(n, h * w, 3).astype(np.float32)
+    hue = hsv[..., 0] * np.float32(2 * np.pi / 180)
     sat, val = hsv[..., 1] / 255, hsv[..., 2] / 255
-    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
-    rg, yb = r - g, 0.5 * (r + g) - b
-    colourful = np.sqrt(rg.std() ** 2 + yb.std() ** 2) + 0.3 * np.sqrt(
-        rg.mean() ** 2 + yb.mean() ** 2
+    px = tall.reshape(n, h * w, 3).astype(np.float32)
+    rg = px[..., 0] - px[..., 1]
+    yb = 0.5 * (px[..., 0] + px[..., 1]) - px[..., 2]
+    colourful = np.sqrt(rg.std(1) ** 2 + yb.std(1) ** 2) + 0.3 * np.sqrt(
+        rg.mean(1) ** 2 + yb.mean(1) ** 2
     )
-    return {
-        "hue_sin": float((np.sin(hue) * sat).mean()), "hue_cos": float((np.cos(hue) * sat).mean()),
-        "saturation": float(sat.mean()), "brightness": float(val.mean()),
-        "brightness_sd": float(val.std()), "colourfulness": float(colourful / 255),
-        "edge_density": float((cv2.Canny(gray, 80, 160) > 0).mean()),
-        "text_area": text_area_fraction(gray),
-    }  # fmt: skip
+    return {"hue_sin": (np.sin(hue) * sat).mean(1), "hue_cos": (np.cos(hue) * sat).mean(1),
+            "saturation": sat.mean(1), "brightness": val.mean(1), "brightness_sd": val.std(1),
+            "colourfulness": colourful / 255}  # fmt: skip
 
 
 def _size(path: Path, cfg: dict) -> tuple[int, int]:
@@ -118,63 +139,109 @@ def _float32(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _middle_samples(n_shots: int, per_shot: int, k: int) -> np.ndarray:
+    """Sample positions ``(n_shots, k)`` of each shot's ``k`` middle samples (all when k >= per_shot).
+
+    Samples are stored shot after shot, ``per_shot`` each.
+    """
+    k = max(1, min(k, per_shot))
+    first = (per_shot - k) // 2
+    return np.arange(n_shots)[:, None] * per_shot + np.arange(first, first + k)[None, :]
+
+
+def handcrafted_frame_indices(shots: pd.DataFrame, cfg: dict) -> np.ndarray:
+    """Frames the handcrafted extractor decodes: each sample, then its successor, in time order.
+
+    ``frames_per_shot`` samples per shot (:func:`shot_frame_indices`), each followed by the next
+    frame (for motion). Requesting them in time order lets decord decode a successor straight
+    after its sample instead of seeking back for it (about 2x faster decoding).
+    """
+    flat = np.concatenate(shot_frame_indices(shots, int(cfg["frames_per_shot"])))
+    last = int(shots["offset_frame"].max()) - 1
+    return np.stack([flat, np.minimum(flat + 1, last)], axis=1).reshape(-1)
+
+
 def handcrafted(
     path: Path, shots: pd.DataFrame, cfg: dict, cache_dir: Path | None = None
 ) -> pd.DataFrame:
     """Handcrafted features per shot (one row per shot, float32 columns).
 
-    Colour (circular hue as saturation-weighted sin/cos, saturation, brightness and its SD,
-    colourfulness after Hasler & Süsstrunk), edge density, faces (count, area fraction), text area
-    fraction, motion (mean absolute difference to the next frame, 0–1), pacing (duration s, relative
-    position, cuts per 10 s around the shot) and audio (loudness dBFS, 2–8 Hz speech-modulation
-    share, spectral centroid Hz, flatness, has_audio), each averaged over ``frames_per_shot`` frames.
+    On each of the shot's ``frames_per_shot`` samples (every ``stats_stride_px``-th pixel):
+    colour (circular hue as saturation-weighted sin/cos, saturation, brightness and its SD, all
+    0–1; colourfulness after Hasler & Süsstrunk) and motion (mean absolute difference to the next
+    frame, 0–1). On the shot's middle samples only (``detail_frames_per_shot``,
+    ``face_frames_per_shot``, ``flow_frames_per_shot``): edge density (Canny, 0–1) and text area
+    fraction, faces (count and area fraction; an OpenCV Haar cascade on frames shrunk to
+    ``face_short_side_px``), optical flow (Farneback at ``flow_width_px``, frame widths per
+    frame). Pacing: duration (s), relative position, cuts per 10 s around the shot. Audio:
+    loudness (dBFS), 2–8 Hz speech-modulation share, spectral centroid (Hz), flatness,
+    ``has_audio``. Values are averaged over the samples used; all frames come from one decord
+    batch (:func:`handcrafted_frame_indices`), each converted to grey at most once.
     """
-    per_shot = int(cfg["frames_per_shot"])
-    size = _size(path, cfg)
-    idx = shot_frame_indices(shots, per_shot)
-    flat = np.concatenate(idx)
-    nxt = np.minimum(flat + 1, int(shots["offset_frame"].max()) - 1)
-    frames = sample_frames(path, np.concatenate([flat, nxt]), size=size)
-    now, after = frames[: len(flat)], frames[len(flat) :]
-    audio = load_audio(path, int(cfg["audio_rate_hz"]))
-    duration = float(shots["offset_s"].max())
-    rows, start = [], 0
-    for k, sh in enumerate(shots.itertuples()):
-        sl = slice(start, start + len(idx[k]))
-        start = sl.stop
-        stats = pd.DataFrame([frame_stats(f) for f in now[sl]]).mean()
-        # faces on the shot's middle sample only: the cascade costs more than all other features
-        mid = cv2.cvtColor(now[sl][len(idx[k]) // 2], cv2.COLOR_RGB2GRAY)
-        n_faces, face_area = detect_faces(
-            mid, float(cfg["min_face_frac"]), float(cfg["face_scale_factor"])
-        )
-        motion = float(
-            np.abs(now[sl].astype(np.float32) - after[sl].astype(np.float32)).mean() / 255
-        )
-        flow = float(np.mean([flow_magnitude(a, b, int(cfg["flow_width_px"]))
-                              for a, b in zip(now[sl], after[sl], strict=True)]))  # fmt: skip
-        centre = 0.5 * (sh.onset_s + sh.offset_s)
-        window = float(cfg["cut_rate_window_s"])
-        n_cuts = int(
-            (
-                (shots["onset_s"] > centre - window / 2) & (shots["onset_s"] < centre + window / 2)
-            ).sum()
-        )
-        row = {"shot": int(sh.shot), **stats.to_dict(), "face_count": float(n_faces),
-               "face_area": face_area, "motion": motion, "flow": flow,
-               "duration_s": float(sh.offset_s - sh.onset_s), "position": centre / max(duration, 1e-9),
-               "cut_rate_per_10s": n_cuts * 10.0 / window}  # fmt: skip
-        if audio is not None and audio.size:
-            a = audio[
-                int(sh.onset_s * cfg["audio_rate_hz"]) : int(sh.offset_s * cfg["audio_rate_hz"])
-            ]
-            row.update(audio_features(a, int(cfg["audio_rate_hz"])))
-            row["has_audio"] = 1.0
-        else:
-            row.update(audio_features(np.zeros(0, np.float32), int(cfg["audio_rate_hz"])))
-            row["has_audio"] = 0.0
-        rows.append(row)
-    return _float32(pd.DataFrame(rows))
+    per_shot, n_shots = int(cfg["frames_per_shot"]), len(shots)
+    stride = int(cfg["stats_stride_px"])
+    rate = int(cfg["audio_rate_hz"])
+    frames = sample_frames(path, handcrafted_frame_indices(shots, cfg), size=_size(path, cfg))
+    now, after = frames[0::2], frames[1::2]  # (N, H, W, 3) each; N = shots x frames_per_shot
+    # every sample: colour, brightness and motion, on every stride-th pixel
+    small, small_next = now[:, ::stride, ::stride], after[:, ::stride, ::stride]
+    per_sample = colour_stats(small)
+    diff = np.abs(small.astype(np.int16) - small_next).reshape(len(small), -1)
+    per_sample["motion"] = diff.mean(1) / 255
+    # the shot's middle samples only: detail (edges, text), faces, optical flow
+    detail_at = _middle_samples(n_shots, per_shot, int(cfg["detail_frames_per_shot"]))  # (shots, k)
+    face_at = _middle_samples(n_shots, per_shot, int(cfg["face_frames_per_shot"]))
+    flow_at = _middle_samples(n_shots, per_shot, int(cfg["flow_frames_per_shot"]))
+    used = np.unique(np.concatenate([detail_at.ravel(), face_at.ravel(), flow_at.ravel()]))
+    grey = {int(j): cv2.cvtColor(now[j], cv2.COLOR_RGB2GRAY) for j in used}  # converted once
+    edges = [np.count_nonzero(cv2.Canny(grey[j], 80, 160)) / grey[j].size for j in detail_at.flat]
+    text = [text_area_fraction(grey[j]) for j in detail_at.flat]
+    face_px, face_kw = (
+        int(cfg["face_short_side_px"]),
+        {
+            "min_face_frac": float(cfg["min_face_frac"]),
+            "scale_factor": float(cfg["face_scale_factor"]),
+            "min_neighbors": int(cfg["face_min_neighbors"]),
+            "cascade": str(cfg["face_cascade"]),
+        },
+    )
+    faces = [detect_faces(_shrink(grey[j], face_px), **face_kw) for j in face_at.flat]
+    faces = np.array(faces, np.float64).reshape(*face_at.shape, 2)  # (shots, k, count|area)
+    flow_px, farneback = int(cfg["flow_width_px"]), dict(cfg["farneback"])
+    flow = [flow_magnitude(grey[j], cv2.cvtColor(after[j], cv2.COLOR_RGB2GRAY), flow_px, farneback)
+            for j in flow_at.flat]  # fmt: skip
+    out = {"shot": shots["shot"].to_numpy(np.int64)}
+    for name, v in per_sample.items():
+        out[name] = np.asarray(v).reshape(n_shots, per_shot).mean(1)
+    out["edge_density"] = np.reshape(edges, detail_at.shape).mean(1)
+    out["text_area"] = np.reshape(text, detail_at.shape).mean(1)
+    out["flow"] = np.reshape(flow, flow_at.shape).mean(1)
+    out["face_count"], out["face_area"] = faces[..., 0].mean(1), faces[..., 1].mean(1)
+    # pacing
+    onset, offset = shots["onset_s"].to_numpy(float), shots["offset_s"].to_numpy(float)
+    centre, window = 0.5 * (onset + offset), float(cfg["cut_rate_window_s"])
+    near = np.abs(onset[None, :] - centre[:, None]) < window / 2  # (shot, other shot's onset)
+    out["duration_s"] = offset - onset
+    out["position"] = centre / max(float(offset.max()), 1e-9)
+    out["cut_rate_per_10s"] = near.sum(1) * 10.0 / window
+    # audio
+    audio = load_audio(path, rate)
+    has_audio = audio is not None and audio.size > 0
+    silent = np.zeros(0, np.float32)
+    sound = [audio_features(audio[int(a * rate) : int(b * rate)] if has_audio else silent, rate)
+             for a, b in zip(onset, offset, strict=True)]  # fmt: skip
+    out.update({name: [d[name] for d in sound] for name in sound[0]})
+    out["has_audio"] = np.full(n_shots, float(has_audio))
+    return pd.DataFrame({c: np.asarray(out[c], np.int64 if c == "shot" else np.float32)
+                         for c in HANDCRAFTED_COLUMNS})  # fmt: skip
+
+
+#: Column order of the handcrafted features (after ``shot``).
+HANDCRAFTED_COLUMNS = ["shot", "hue_sin", "hue_cos", "saturation", "brightness", "brightness_sd",
+                       "colourfulness", "edge_density", "text_area", "face_count", "face_area",
+                       "motion", "flow", "duration_s", "position", "cut_rate_per_10s",
+                       "loudness_db", "speech_activity", "spectral_centroid_hz",
+                       "spectral_flatness", "has_audio"]  # fmt: skip
 
 
 def _per_shot_mean(
@@ -274,7 +341,7 @@ def cnn_encoder(
 
 
 #: Bumped when an extractor's output changes, so caches written by older code are not reused.
-EXTRACTOR_VERSION = {"handcrafted": 3, "cnn": 1, "hf": 1}
+EXTRACTOR_VERSION = {"handcrafted": 4, "cnn": 1, "hf": 1}
 
 FeatureExtractor = Callable[[Path, pd.DataFrame, dict, Path | None], pd.DataFrame]
 

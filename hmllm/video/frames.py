@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import cv2
@@ -27,15 +28,35 @@ def _reader(path: Path, size: tuple[int, int] | None = None):
         ) from None
 
 
-def _rotated(path: Path) -> bool:
-    """Whether the first frame carries a display rotation (decord's own scaler mis-rotates those)."""
+@functools.lru_cache(maxsize=64)
+def _geometry(path: str, mtime_ns: int, size_b: int) -> tuple[int, int, int]:
+    """Coded (width, height) in pixels and display rotation (degrees) from the first frame.
+
+    Cached per file version (path, mtime, size): the extractors ask for it several times per ad.
+    """
     import av
 
     try:
-        with av.open(str(path)) as c:
-            frame = next(c.decode(video=0), None)
-            return bool(frame is not None and (getattr(frame, "rotation", 0) or 0) % 360)
-    except av.error.FFmpegError:
+        with av.open(path) as c:
+            frame = next(c.decode(video=0))
+            rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+            return frame.width, frame.height, rot
+    except (av.error.FFmpegError, StopIteration, IndexError):
+        raise DataError(f"{Path(path).name}: no decodable video frame; re-export the ad") from None
+
+
+def _file_geometry(path: Path) -> tuple[int, int, int]:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    st = path.stat()
+    return _geometry(str(path), st.st_mtime_ns, st.st_size)
+
+
+def _rotated(path: Path) -> bool:
+    """Whether the first frame carries a display rotation (decord's own scaler mis-rotates those)."""
+    try:
+        return bool(_file_geometry(path)[2])
+    except (DataError, OSError):
         return False
 
 
@@ -66,16 +87,7 @@ def _sample_pyav(path: Path, idx: np.ndarray) -> np.ndarray:
 
 def video_size(path: str | Path) -> tuple[int, int]:
     """Displayed (width, height) of a video in pixels, rotation applied (one frame decoded)."""
-    import av
-
-    path = Path(path)
-    try:
-        with av.open(str(path)) as c:
-            frame = next(c.decode(video=0))
-            w, h = frame.width, frame.height
-            rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360
-    except (av.error.FFmpegError, StopIteration, IndexError):
-        raise DataError(f"{path.name}: no decodable video frame; re-export the ad") from None
+    w, h, rot = _file_geometry(Path(path))
     return (h, w) if rot in (90, 270) else (w, h)
 
 

@@ -47,6 +47,7 @@ def analyse_video(
         return pd.read_parquet(ad_dir / "shots.parquet"), info.to_dict()
     shots = detect_shots(path, detector=video_cfg["detector"], fps=info.fps, n_frames=info.n_frames,
                          fade_threshold=video_cfg["fade_threshold"],
+                         dissolve=video_cfg.get("dissolve"),
                          **dict(video_cfg["detector_params"]))  # fmt: skip
     shots.insert(0, "ad_id", ad_id)
     keyframes(

@@ -98,3 +98,36 @@ def cut_video(
 def cuts_mp4(tmp_path_factory) -> tuple[Path, list[int]]:
     """4 shots, hard cuts at known frames, with audio."""
     return cut_video(tmp_path_factory.mktemp("vid") / "cuts.mp4")
+
+
+def textured_frames(colour, n: int, w: int = 160, h: int = 90, seed: int = 0) -> list[np.ndarray]:
+    """``n`` frames of a colour with a diagonal gradient, noise and a bar drifting right (motion)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.asarray(colour, np.float32) * (0.6 + 0.4 * (xx + yy) / (w + h))[..., None]
+    out = []
+    for i in range(n):
+        f = base + rng.normal(0, 12, base.shape)
+        f[h // 3 : h // 3 + 10, (3 * i) % (w - 12) : (3 * i) % (w - 12) + 12] = 200
+        out.append(np.clip(f, 0, 255).astype(np.uint8))
+    return out
+
+
+def dissolve_video(
+    path: Path, lengths=(40, 40), *, blend: int = 16, **kw
+) -> tuple[Path, list[int]]:
+    """Textured shots joined by linear cross-fades of ``blend`` frames centred on each boundary.
+
+    Like the synthetic ads: before the boundary the new shot is frozen at its first frame, after
+    it the old one at its last. Returns the path and the true boundaries (first frame weighted
+    ≥ 0.5 towards the new shot).
+    """
+    pure = [f.astype(np.float32) for k, n in enumerate(lengths)
+            for f in textured_frames(COLOURS[k % len(COLOURS)], n, seed=k)]  # fmt: skip
+    out = list(pure)
+    bounds = list(np.cumsum(lengths)[:-1])
+    for b in bounds:
+        for f in range(b - blend // 2, b + blend // 2):
+            w = (f - (b - blend // 2) + 0.5) / blend
+            out[f] = (1 - w) * pure[min(f, b - 1)] + w * pure[max(f, b)]
+    return write_video(path, [f.astype(np.uint8) for f in out], **kw), [int(b) for b in bounds]

@@ -43,6 +43,43 @@ def test_handcrafted_values(cuts_mp4, shots):
     assert (df["speech_activity"] > 0.3).all()  # the test tone is modulated at 4 Hz
 
 
+def test_handcrafted_decodes_each_sample_then_its_successor(shots):
+    idx = feat_mod.handcrafted_frame_indices(shots, _cfg("handcrafted"))
+    assert len(idx) == 2 * 3 * len(shots)  # frames_per_shot = 3, each with its successor
+    assert (np.diff(idx) >= 0).all()  # time order: decord never seeks back
+    assert list(idx[:6]) == [5, 6, 15, 16, 25, 26]  # shot 0 spans frames 0-30
+    assert (idx[1::2] - idx[0::2] == 1).all() and idx.max() < shots["offset_frame"].max()
+
+
+def test_face_count_finds_a_drawn_face(tmp_path):
+    from hmllm.synth.video import draw_face
+
+    frames = shot_frames((90, 110, 130), 60, w=320, h=180)
+    for f in frames[:30]:  # shot 0 shows a face half the frame high, shot 1 none
+        draw_face(f, 160, 90, 90)
+    path = write_video(tmp_path / "face.mp4", frames, audio=False)
+    shots = pd.DataFrame({"shot": [0, 1], "onset_frame": [0, 30], "offset_frame": [30, 60],
+                          "onset_s": [0.0, 1.2], "offset_s": [1.2, 2.4]})  # fmt: skip
+    df = shot_features(path, shots, _cfg("handcrafted", transcript=False), None)
+    assert df.loc[0, "face_count"] == 1 and 0.05 < df.loc[0, "face_area"] < 0.3
+    assert df.loc[1, "face_count"] == 0 and df.loc[1, "face_area"] == 0
+
+
+def test_audio_one_pass_equals_frame_by_frame(cuts_mp4):
+    from hmllm.video.audio import _decode_resampled
+
+    a = _decode_resampled(cuts_mp4[0], 16000, one_pass=True)
+    b = _decode_resampled(cuts_mp4[0], 16000, one_pass=False)
+    assert a.size > 16000 and np.array_equal(a, b)
+
+
+def test_face_cascade_must_be_a_shipped_file():
+    with pytest.raises(ConfigError, match="face_cascade"):
+        feat_mod._face_cascade("../../etc/passwd.xml")
+    with pytest.raises(ConfigError, match="missing"):
+        feat_mod._face_cascade("no_such_cascade.xml")
+
+
 def test_no_audio_and_portrait(tmp_path):
     path = write_video(tmp_path / "p.mp4", shot_frames((10, 10, 10), 30, w=64, h=112), audio=False)
     sh = detect_shots(path)
