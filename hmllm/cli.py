@@ -38,6 +38,9 @@ COMMANDS: dict[str, Command] = {
     "prepare": Command("hmllm.data.prepare:run", "signals + shots → P1/P2 labels, splits, tables"),
     "train": Command("hmllm.train:run", "train a model (hypergraph by default) on a prepared set"),
     "evaluate": Command("hmllm.evaluate:run", "score a checkpoint: P1/P2 accuracy, saliency, CIs"),
+    "validity": Command(
+        "hmllm.validity:run", "ΔR² of CTR/completion per measured index beyond video features"
+    ),
     "score": Command(
         "hmllm.score:run", "predict per-shot responses for new ads + report", "videos"
     ),

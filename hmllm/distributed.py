@@ -72,6 +72,22 @@ def shard(items: list, info: DistInfo) -> list:
     return items[info.rank :: info.world_size] if info.enabled else list(items)
 
 
+def split_batch(batch: list, info: DistInfo) -> list:
+    """Return this rank's part of one global batch (strided); every rank takes part in every step.
+
+    The global batch is ``trainer.ads_per_batch`` items; each of ``world_size`` ranks gets
+    ``batch[rank::world_size]`` and DistributedDataParallel averages their gradients. A batch with
+    fewer items than ranks is padded by repeating its items (as ``DistributedSampler`` pads), since
+    a rank that skipped a step would leave the others waiting in the gradient all-reduce.
+    """
+    if not info.enabled:
+        return list(batch)
+    if not batch:
+        raise ValueError("split_batch got an empty batch; every optimisation step needs >= 1 item")
+    padded = (list(batch) * -(-info.world_size // len(batch)))[: max(len(batch), info.world_size)]
+    return padded[info.rank :: info.world_size]
+
+
 def reduce_sums(values: dict[str, float], info: DistInfo) -> dict[str, float]:
     """Sum each value over all ranks (e.g. correct counts and totals), identical on every rank."""
     if not info.enabled:

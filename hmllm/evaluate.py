@@ -22,7 +22,15 @@ from omegaconf import OmegaConf  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from hmllm.errors import DataError  # noqa: E402
-from hmllm.metrics import accuracy, bootstrap_ci, ece, macro_f1, markdown_table, saliency_scores  # noqa: E402
+from hmllm.metrics import (  # noqa: E402
+    accuracy,
+    bootstrap_ci,
+    ece,
+    macro_f1,
+    markdown_table,
+    paired_bootstrap_diff,
+    saliency_scores,
+)
 from hmllm.model import checkpoint  # noqa: E402
 from hmllm.model.data import INDICES, load  # noqa: E402
 from hmllm.model.net import N_CLASSES  # noqa: E402
@@ -63,9 +71,20 @@ def baseline_predictions(data, test: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-def oracle_predictions(prepared: Path, data, test: pd.DataFrame) -> pd.DataFrame | None:
-    """Classes from the noise-free truth, binned at the same quantile levels on training cells."""
-    path = prepared / "oracle.parquet"
+ORACLES = {"oracle (noise ceiling)": "oracle.parquet",
+           "oracle + hidden ad offsets": "oracle_ad.parquet"}  # fmt: skip
+
+
+def oracle_predictions(
+    prepared: Path, data, test: pd.DataFrame, name: str = "oracle.parquet"
+) -> pd.DataFrame | None:
+    """Classes from the noise-free truth, binned at the same quantile levels on training cells.
+
+    ``oracle.parquet`` knows each cell's expectation from the ad's content and the audience (the
+    noise ceiling of any model that sees the video); ``oracle_ad.parquet`` also knows each ad's
+    random offset, which no video shows — an upper bound no model can reach.
+    """
+    path = prepared / name
     if not path.is_file():
         return None
     orc = pd.read_parquet(path)
@@ -114,6 +133,43 @@ def class_metrics(pred: pd.DataFrame, *, n_boot: int, seed: int) -> dict:
     return res
 
 
+def per_ad_counts(pred: pd.DataFrame, ads: list[str], level: str = "P2") -> np.ndarray:
+    """Correct and total labelled cells per index and test ad: shape (K indices, n_ads, 2)."""
+    d = pred[(pred["group"] == "all") if level == "P1" else (pred["group"] != "all")]
+    out = np.zeros((len(N_CLASSES), len(ads), 2))
+    for i, k in enumerate(N_CLASSES):
+        ok = d[f"{k}_class"] >= 0
+        g = pd.DataFrame({"ad": d["ad_id"], "c": (d[f"{k}_class"] == d[f"pred_{k}"]) & ok, "t": ok})
+        g = g.groupby("ad").sum().reindex(ads, fill_value=0)
+        out[i, :, 0], out[i, :, 1] = g["c"].to_numpy(float), g["t"].to_numpy(float)
+    return out
+
+
+def comparisons(
+    counts: dict[str, np.ndarray], runs: list[str], *, n_boot: int, seed: int
+) -> list[dict]:
+    """Each trained run against every other row on P2 mean accuracy (paired bootstrap over ads).
+
+    ``beats`` is true when the whole 95 % interval of the difference lies above zero — the
+    criterion "better by more than the bootstrap CI". ``of_oracle`` is the run's share of the
+    oracle's accuracy when the study has one.
+    """
+    rows = []
+    oracle = counts.get("oracle (noise ceiling)")
+    for run in runs:
+        for other, c in counts.items():
+            if other == run:
+                continue
+            diff, lo, hi = paired_bootstrap_diff(counts[run], c, n=n_boot, seed=seed)
+            rows.append({"run": run, "versus": other, "difference": diff, "ci95": [lo, hi],
+                         "beats": bool(lo > 0)})  # fmt: skip
+        if oracle is not None:
+            acc = lambda c: float((c[:, :, 0].sum(1) / np.maximum(c[:, :, 1].sum(1), 1)).mean())  # noqa: E731
+            rows.append({"run": run, "versus": "oracle (noise ceiling)", "of_oracle":
+                         acc(counts[run]) / max(acc(oracle), 1e-9)})  # fmt: skip
+    return rows
+
+
 def evaluate(cfg) -> dict:
     """Evaluate ``evaluate.runs`` on the test split; writes ``<paths.runs>/eval/``."""
     e = OmegaConf.to_container(cfg.evaluate, resolve=True)
@@ -124,7 +180,7 @@ def evaluate(cfg) -> dict:
         raise DataError(
             f"no trained run among {e['runs']} under {runs_root}; run `hmllm train` first"
         )
-    results, fair_rows, extra = {}, [], {}
+    results, fair_rows, extra, counts = {}, [], {}, {}
     data0 = None
     for name in found:
         model, data, st = load_run(runs_root / name / "best.pt", prepared)
@@ -132,6 +188,7 @@ def evaluate(cfg) -> dict:
         test_ads = data.split_ads("test")
         pred = predict_cells(model, data, test_ads)
         results[name] = class_metrics(pred, n_boot=int(e["bootstrap"]), seed=int(e["seed"]))
+        counts[name] = per_ad_counts(pred, test_ads)
         r = results[name]
         r["spearman"] = {
             k: float(spearmanr(pred[f"value_{k}"], pred[k], nan_policy="omit").statistic)
@@ -160,12 +217,17 @@ def evaluate(cfg) -> dict:
         if sal_pred:
             r["saliency"] = saliency_scores(np.concatenate(sal_pred), np.concatenate(sal_gt))
         for g, d in pred.groupby("group"):
-            fair_rows.append({"run": name, "group": g, "n_cells": len(d),
-                              **{f"acc_{k}": accuracy(d[f"{k}_class"].to_numpy(), d[f"pred_{k}"].to_numpy()) for k in N_CLASSES}})  # fmt: skip
+            accs = {
+                f"acc_{k}": accuracy(d[f"{k}_class"].to_numpy(), d[f"pred_{k}"].to_numpy())
+                for k in N_CLASSES
+            }
+            fair_rows.append({"run": name, "group": g, "level": "P1" if g == "all" else "P2", "n_cells": len(d),
+                              **accs, "acc_mean": float(np.nanmean(list(accs.values())))})  # fmt: skip
         if name == found[0]:
             extra["test_pred"] = pred
             extra["probs"] = probs
     test = extra["test_pred"]
+    test_ads = data0.split_ads("test")
     rows = {
         "chance": {
             f"{lv}.{k}": {"accuracy": 1.0 / n} for lv in ("P1", "P2") for k, n in N_CLASSES.items()
@@ -177,16 +239,19 @@ def evaluate(cfg) -> dict:
         )
     for bname, bpred in baseline_predictions(data0, test).items():
         rows[bname] = class_metrics(bpred, n_boot=int(e["bootstrap"]), seed=int(e["seed"]))
-    orc = oracle_predictions(prepared, data0, test)
-    if orc is not None:
-        rows["oracle (noise ceiling)"] = class_metrics(
-            orc, n_boot=int(e["bootstrap"]), seed=int(e["seed"])
-        )
+        counts[bname] = per_ad_counts(bpred, test_ads)
+    for oname, ofile in ORACLES.items():
+        orc = oracle_predictions(prepared, data0, test, ofile)
+        if orc is not None:
+            rows[oname] = class_metrics(orc, n_boot=int(e["bootstrap"]), seed=int(e["seed"]))
+            counts[oname] = per_ad_counts(orc, test_ads)
     all_rows = {**rows, **results}
+    comp = comparisons(counts, found, n_boot=int(e["bootstrap"]), seed=int(e["seed"]))
+    all_rows["comparisons"] = comp
     out = runs_root / "eval"
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(all_rows, indent=2, default=float))
-    write_tables(all_rows, pd.DataFrame(fair_rows), out, test_ads=len(data0.split_ads("test")))
+    write_tables(all_rows, pd.DataFrame(fair_rows), out, test_ads=len(test_ads))
     plot_calibration(test, extra["probs"], out / "calibration.png")
     return all_rows
 
@@ -200,6 +265,8 @@ def write_tables(rows: dict, fair: pd.DataFrame, out: Path, test_ads: int) -> No
     )
     lines = [f"# Test-set accuracy ({test_ads} held-out ads; 95 % CI over ads)", "", head,
              "|" + "---|" * (2 * len(N_CLASSES) + 2)]  # fmt: skip
+    comp = rows.get("comparisons", [])
+    rows = {k: v for k, v in rows.items() if k != "comparisons"}
     for name, r in rows.items():
         cells = []
         for lv in ("P1", "P2"):
@@ -224,9 +291,22 @@ def write_tables(rows: dict, fair: pd.DataFrame, out: Path, test_ads: int) -> No
                 lines.append(
                     "- saliency: " + ", ".join(f"{k} {v:.3f}" for k, v in r["saliency"].items())
                 )
+    if comp:
+        lines += ["", "## Paired comparisons (P2 mean accuracy; 95 % CI resampling test ads)", "",
+                  "| run | versus | difference | 95 % CI | better beyond CI |", "|---|---|---|---|---|"]  # fmt: skip
+        for c in comp:
+            if "of_oracle" in c:
+                lines.append(
+                    f"| {c['run']} | oracle (noise ceiling) | {100 * c['of_oracle']:.0f} % of the oracle | | |"
+                )
+            else:
+                lo, hi = c["ci95"]
+                lines.append(f"| {c['run']} | {c['versus']} | {c['difference']:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {'yes' if c['beats'] else 'no'} |")  # fmt: skip
     (out / "metrics.md").write_text("\n".join(lines) + "\n")
     fl = ["# Per-group accuracy (fairness)", "", markdown_table(fair) if len(fair) else "(no rows)"]
     (out / "fairness.md").write_text("\n".join(fl) + "\n")
+    # the same table for scripts (experiments/fairness reads it)
+    fair.to_csv(out / "fairness.csv", index=False)
 
 
 def plot_calibration(pred: pd.DataFrame, probs: dict, path: Path) -> None:

@@ -69,7 +69,8 @@ def read_number(root: Path, where: dict[str, Any]) -> float:
 
     ``where`` is ``{file, key}`` for JSON (``key`` a ``/``-separated path, since metric names
     contain dots) or ``{file, column, agg,
-    query?}`` for a Parquet/TSV/CSV table (``agg`` one of mean, sum, min, max, count).
+    query?}`` for a Parquet/TSV/CSV table (``agg`` one of mean, sum, min, max, count, or range =
+    max − min, e.g. the gap between the best and the worst audience group).
     """
     path = root / where["file"]
     if not path.is_file():
@@ -91,9 +92,10 @@ def read_number(root: Path, where: dict[str, Any]) -> float:
     if where.get("query"):
         df = df.query(where["query"])
     agg = where.get("agg", "mean")
-    if agg not in ("mean", "sum", "min", "max", "count"):
+    if agg not in ("mean", "sum", "min", "max", "count", "range"):
         raise ConfigError(f"unknown agg {agg!r} for {path}")
-    return float(getattr(df[where["column"]], agg)())
+    col = df[where["column"]]
+    return float(col.max() - col.min()) if agg == "range" else float(getattr(col, agg)())
 
 
 def run_step(step: list[str], data_root: Path, log_dir: Path) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -41,14 +42,20 @@ def build_model(mcfg: dict, data: PreparedData) -> ResponseModel:
         raise ConfigError(
             f"model.dim must be > 0 and model.layers >= 0, got {mcfg['dim']}, {mcfg['layers']}"
         )
+    if mcfg.get("class_head", "softmax") not in ("softmax", "ordinal"):
+        raise ConfigError(
+            f"model.class_head must be softmax or ordinal, got {mcfg['class_head']!r}"
+        )
     v = data.vocab
-    return ResponseModel(
+    model = ResponseModel(
         len(v.feature_names),
         len(v.genders) + len(v.age_bands),
         len(v.signal_names),
         mcfg,
         data.saliency_hw,
     )
+    model.set_thresholds(data.classes)
+    return model
 
 
 @torch.no_grad()
@@ -87,6 +94,23 @@ def p2_accuracy(pred: pd.DataFrame) -> float:
     return float(np.nanmean(accs))
 
 
+class Objective(torch.nn.Module):
+    """The model and its training loss in one ``forward``, returning ``(loss, terms)``.
+
+    DistributedDataParallel only synchronises the gradients of parameters used inside the
+    wrapped module's forward; the InfoNCE term runs the signal encoder inside the loss, so the
+    loss has to be part of that forward.
+    """
+
+    def __init__(self, model: ResponseModel, weights: dict):
+        super().__init__()
+        self.model, self.weights = model, weights
+
+    def forward(self, b) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss and its terms for one batch."""
+        return total_loss(self.model, self.model(b), b, self.weights)
+
+
 def _run_dir(cfg) -> Path:
     return resolve_path(cfg.paths.runs) / str(cfg.run_name)
 
@@ -115,7 +139,12 @@ def train(cfg) -> dict:
         raise ConfigError("trainer.device=cuda but no CUDA device is available; use trainer=cpu")
     data = load(resolve_path(cfg.paths.prepared), use_signals=list(mcfg["align_signals"]))
     model = build_model(mcfg, data).to(device)
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if info.enabled else model
+    ddp = Objective(model, mcfg["loss_weights"])
+    if info.enabled:  # some heads are unused per config (late fusion, ordinal), hence the search
+        ddp = torch.nn.parallel.DistributedDataParallel(
+            ddp, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )  # fmt: skip
     opt = torch.optim.AdamW(
         model.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"])
     )
@@ -144,7 +173,6 @@ def train(cfg) -> dict:
         writer = SummaryWriter(str(run_dir / "tb"))
     debug = cfg.get("debug") or {}
     epochs = int(debug.get("epochs", t["epochs"]))
-    weights = mcfg["loss_weights"]
     plain_cfg = OmegaConf.to_container(cfg, resolve=True)
     metrics_file = run_dir / "metrics.csv"
     rng = np.random.default_rng(int(t["seed"]))
@@ -161,7 +189,8 @@ def train(cfg) -> dict:
         model.train()
         t_epoch = time.perf_counter()
         order = [train_ads[i] for i in rng.permutation(len(train_ads))]
-        mine = hd.shard([order[i : i + bs] for i in range(0, len(order), bs)], info)
+        # bs is the global batch: each rank trains on its strided share of every batch
+        mine = [hd.split_batch(order[i : i + bs], info) for i in range(0, len(order), bs)]
         if debug.get("overfit"):
             mine = mine[:1]
         losses = []
@@ -182,8 +211,7 @@ def train(cfg) -> dict:
                 }
             )
             with torch.autocast(device.type, enabled=scaler.is_enabled()):
-                out = ddp(b)
-                loss, terms = total_loss(model, out, b, weights)
+                loss, terms = ddp(b)
             opt.zero_grad()
             scaler.scale(loss).backward()
             scaler.unscale_(opt)
@@ -195,10 +223,17 @@ def train(cfg) -> dict:
             if debug.get("fast_dev_run"):
                 break
         model.cpu()
-        val_pred = predict_cells(model, data, val_ads)
+        val_mine = hd.shard(val_ads, info)  # each rank predicts its share of the validation ads
+        val_parts = hd.gather_objects(
+            predict_cells(model, data, val_mine) if val_mine else None, info
+        )
         model.to(device)
-        score = p2_accuracy(val_pred)
-        score = hd.reduce_sums({"s": score}, info)["s"] / info.world_size
+        score = p2_accuracy(pd.concat([p for p in val_parts if p is not None], ignore_index=True))
+        if info.enabled:  # every rank's losses, so rank 0 logs the same numbers as one process
+            parts = hd.gather_objects((losses, terms if losses else {}), info)
+            losses = [x for ls, _ in parts for x in ls]
+            terms = {k: float(np.mean([tm[k] for _, tm in parts if k in tm]))
+                     for k in dict.fromkeys(k for _, tm in parts for k in tm)}  # fmt: skip
         train_loss = float(np.mean(losses)) if losses else float("nan")
         improved = score > best
         if improved:
@@ -239,9 +274,11 @@ def train(cfg) -> dict:
                     checkpoint.save(run_dir / name, model, data.vocab, data.classes, plain_cfg, card,
                                     epoch=epoch, optimizer=opt if name == "last.pt" else None, extra=extra)  # fmt: skip
         bar.set_postfix(loss=f"{train_loss:.3f}", val_p2=f"{score:.3f}", best=f"{best:.3f}")
-        if stale >= int(t["patience"]) or debug.get("fast_dev_run"):
+        stop = stale >= int(t["patience"]) or bool(debug.get("fast_dev_run"))
+        if hd.reduce_sums({"stop": float(stop)}, info)["stop"] > 0:  # same decision on all ranks
             break
     seconds = time.perf_counter() - t0
+    n_cells = hd.reduce_sums({"n": n_cells}, info)["n"]  # cells of all ranks
     if writer:
         writer.close()
     summary = {"run_dir": str(run_dir), "best_val_p2_acc": best, "best_epoch": best_epoch,
@@ -279,5 +316,7 @@ def model_card(cfg, data: PreparedData, best: float, best_epoch: int) -> dict:
 def run(cfg) -> None:
     """CLI entry of `hmllm train`."""
     summary = train(cfg)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
     print(f"trained {cfg.run_name}: best val P2 accuracy {summary['best_val_p2_acc']:.3f} at epoch "
           f"{summary['best_epoch']} ({summary['train_seconds']:.0f} s) -> {summary['run_dir']}")  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from hmllm.errors import ConfigError, DataError
 
@@ -53,3 +54,46 @@ def split_ads(ad_ids: list[str], *, seed: int, test_fraction: float, min_test_ad
     for rank, i in enumerate(order):
         split[ads[i]] = "test" if rank < n_test else ("val" if rank < n_test + n_val else "train")
     return split
+
+
+def subsample_participants(sessions: pd.DataFrame, split: dict[str, str], *, n_participants: int | None,
+                           seed: int, splits: list[str]) -> pd.DataFrame:  # fmt: skip
+    """Keep the recordings of ``n_participants`` seeded-random participants on the ads of ``splits``.
+
+    For data-scale curves: labels of the ``splits`` ads (train and validation by default) come from
+    fewer people while the other splits keep everyone, so accuracies at every size are measured on
+    the same test labels. The participants are a prefix of one seeded permutation, so for one seed a
+    smaller subsample is contained in every larger one (12 ⊂ 24 ⊂ 48).
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        ``sessions.tsv`` (``participant_id``, ``ad_id``, ...), one row per recording.
+    split : dict
+        ``ad_id → "train" | "val" | "test"`` (:func:`split_ads`).
+    n_participants : int or None
+        Participants kept on the ``splits`` ads; None keeps everyone.
+    seed : int
+        Seed of the permutation of the sorted participant ids.
+    splits : list of str
+        Splits whose recordings are subsampled.
+
+    Returns
+    -------
+    DataFrame
+        ``sessions`` without the other participants' recordings of ``splits`` ads.
+    """
+    if n_participants is None:
+        return sessions
+    bad = sorted(set(splits) - set(SPLITS))
+    if bad:
+        raise ConfigError(f"data.subsample.splits has {bad}; allowed: {list(SPLITS)}")
+    people = np.array(sorted(sessions["participant_id"].unique()))
+    if not 1 <= int(n_participants) <= len(people):
+        raise ConfigError(
+            f"data.subsample.n_participants must be between 1 and the study's {len(people)} "
+            f"participants, got {n_participants}; use null to keep everyone"
+        )
+    keep = set(people[np.random.default_rng(seed).permutation(len(people))[: int(n_participants)]])
+    in_splits = sessions["ad_id"].map(split).isin(list(splits))
+    return sessions[~in_splits | sessions["participant_id"].isin(keep)]

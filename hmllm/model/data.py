@@ -73,8 +73,8 @@ class PreparedData:
         )  # fmt: skip
 
     def split_ads(self, split: str) -> list[str]:
-        """Ads of a split, sorted."""
-        return sorted(a for a, s in self.ads.items() if s == split)
+        """Ads of a split that have labels, sorted (an ad seen by fewer than k viewers has none)."""
+        return sorted(a for a, s in self.ads.items() if s == split and a in self.per_ad)
 
 
 def load(prepared: str | Path, *, use_signals: list[str] | None = None) -> PreparedData:

@@ -169,3 +169,8 @@ def test_evaluate_writes_tables(trained_run, fake_prepared):
     assert set(hg["saliency"]) == {"CC", "KL", "SIM", "NSS", "AUC"}
     assert "audience prior" in (out / "metrics.md").read_text()
     assert "female_18-25" in (out / "fairness.md").read_text()
+    fair = pd.read_csv(out / "fairness.csv")  # machine-readable twin read by experiments/fairness
+    assert fair.set_index("group").loc["all", "level"] == "P1"
+    assert (fair["level"] == "P2").sum() == 6
+    accs = fair[["acc_en", "acc_em", "acc_emr"]].mean(axis=1)
+    np.testing.assert_allclose(fair["acc_mean"], accs)

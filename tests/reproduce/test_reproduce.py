@@ -59,3 +59,15 @@ def test_reproduce_unknown_experiment_is_a_clear_error(tmp_path, tiny_experiment
     assert res.returncode == 2
     assert "unknown experiment(s) ['nope']; available: ['tiny_clicks']" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_read_number_aggregates_a_queried_table(tmp_path):
+    from hmllm.reproduce import read_number
+
+    (tmp_path / "fairness.csv").write_text(
+        "run,group,level,acc_mean\nm,all,P1,0.9\nm,female,P2,0.7\nm,male,P2,0.4\nx,male,P2,0.1\n"
+    )
+    where = {"file": "fairness.csv", "column": "acc_mean", "query": "run == 'm' and level == 'P2'"}
+    assert read_number(tmp_path, {**where, "agg": "range"}) == pytest.approx(0.3)
+    assert read_number(tmp_path, {**where, "agg": "min"}) == pytest.approx(0.4)
+    assert read_number(tmp_path, {**where, "query": "group == 'female'"}) == pytest.approx(0.7)
