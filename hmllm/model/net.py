@@ -83,7 +83,9 @@ class ResponseModel(nn.Module):
         # regression would fit — added to the deep (hypergraph) prediction. On a few dozen
         # training ads it carries the bulk of the signal and the deep part learns the rest.
         self.wide = bool(cfg.get("wide", False))
-        n_wide = n_features * (1 + (n_audience if self.use_audience and self.fusion != "late" else 0))
+        n_wide = n_features * (
+            1 + (n_audience if self.use_audience and self.fusion != "late" else 0)
+        )
         self.wide_head = nn.Linear(n_wide, 3) if self.wide else None
         self.hw = saliency_hw
         self.sal_head = nn.Sequential(

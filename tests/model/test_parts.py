@@ -113,7 +113,11 @@ def _tiny_model(**over):
     torch.manual_seed(0)
     model = ResponseModel(5, 4, 0, cfg, (2, 3))
     model.set_thresholds(
-        {"en": {"thresholds": [0.0]}, "em": {"thresholds": [-0.5, 0.5]}, "emr": {"thresholds": [0.2]}}
+        {
+            "en": {"thresholds": [0.0]},
+            "em": {"thresholds": [-0.5, 0.5]},
+            "emr": {"thresholds": [0.2]},
+        }
     )
     return model
 
