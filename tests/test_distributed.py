@@ -75,8 +75,11 @@ def _assert_same_training(runs: Path, epochs: int) -> None:
     pd.testing.assert_series_equal(one["train_loss"], two["train_loss"], rtol=1e-5)
     w1, w2 = (torch.load(runs / r / "last.pt", weights_only=True)["state_dict"]
               for r in ("one", "two"))  # fmt: skip
-    for k in w1:  # float32 sums in another order: measured max |diff| 7e-6 after 6 AdamW steps
-        torch.testing.assert_close(w1[k], w2[k], rtol=1e-4, atol=1e-5, msg=k)
+    # The gradients agree up to float32 summation order; AdamW divides each by the root of its running
+    # square, so a parameter whose gradient is near 0 can carry that noise into an update of up to
+    # lr (3e-3) per step. Measured max |diff| 2e-5 after 6 steps.
+    for k in w1:
+        torch.testing.assert_close(w1[k], w2[k], rtol=1e-4, atol=1e-4, msg=k)
 
 
 def _train_worker(rank, world, port, cfg):
