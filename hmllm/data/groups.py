@@ -16,6 +16,19 @@ def group_id(gender: str, age_band: str) -> str:
     return gender if age_band == "all" else f"{gender}_{age_band}"
 
 
+def parse_group_id(group: str) -> tuple[str, str, str]:
+    """Inverse of :func:`group_id`, also for one-attribute groups (``city_tier=tier1``).
+
+    Returns ``("attribute", name, value)`` or ``("demographic", gender, age_band)`` where a missing
+    part is ``"all"``: ``female`` → ``("demographic", "female", "all")``.
+    """
+    if "=" in group:
+        attr, value = group.split("=", 1)
+        return "attribute", attr, value
+    gender, _, band = group.partition("_")
+    return "demographic", gender, band or "all"
+
+
 def audience_groups(participants: pd.DataFrame, audience: dict) -> pd.DataFrame:
     """Every candidate audience group, before the k-anonymity floor.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hmllm.data.groups import parse_group_id
 from hmllm.data.labels import INDEX_NAMES
 
 BAND_WORDS = {"under20": "under 20", "over50": "over 50"}
@@ -21,11 +22,10 @@ def describe_group(group: str) -> str:
     """
     if group == "all":
         return "the whole audience"
-    if "=" in group:
-        attr, value = group.split("=", 1)
-        return f"viewers with {attr.replace('_', ' ')} {value}"
-    gender, _, band = group.partition("_")
-    if not band:
+    kind, gender, band = parse_group_id(group)
+    if kind == "attribute":
+        return f"viewers with {gender.replace('_', ' ')} {band}"
+    if band == "all":
         return {"female": "women", "male": "men"}.get(gender, f"{gender} viewers")
     noun = {"female": "a woman", "male": "a man", "all": "a viewer"}.get(
         gender, f"a {gender} viewer"

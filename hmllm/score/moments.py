@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hmllm.data.groups import parse_group_id
+
 LABEL = {"en": "engagement", "em": "emotion", "emr": "attention to the screen"}
 _NOUN = {"female": "women", "male": "men", "all": "viewers"}
 
@@ -12,12 +14,11 @@ def audience_words(group: str) -> str:
     """Plain plural words for a group id: ``female_26-30`` → ``women 26–30``, ``all`` → ``everyone``."""
     if group == "all":
         return "everyone"
-    if "=" in group:
-        attr, value = group.split("=", 1)
-        return f"viewers with {attr.replace('_', ' ')} {value}"
-    gender, _, band = group.partition("_")
+    kind, gender, band = parse_group_id(group)
+    if kind == "attribute":
+        return f"viewers with {gender.replace('_', ' ')} {band}"
     noun = _NOUN.get(gender, f"{gender} viewers")
-    if not band:
+    if band == "all":
         return noun
     band = {"under20": "under 20", "over50": "over 50"}.get(band, band.replace("-", "–"))
     return f"{noun} {band}"
