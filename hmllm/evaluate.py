@@ -93,8 +93,6 @@ def oracle_predictions(
     for k in N_CLASSES:
         train_vals = orc.loc[orc["split"] == "train", k].dropna()
         cfgc = data.classes[k]
-        levels = [float((train_vals < 0).mean())] if False else None
-        del levels
         # same quantile levels as the labels used (rank-based: the oracle's scale differs)
         n = len(cfgc["names"])
         qs = np.linspace(0, 1, n + 1)[1:-1] if cfgc.get("method") == "quantile" else None
