@@ -11,6 +11,10 @@ import torch
 from hmllm.errors import DataError
 from hmllm.model.data import Vocab
 
+# bump when the model's parameters change, so older checkpoints fail with a clear message
+# (v2: ordinal head thresholds, wide path and late-fusion value head)
+FORMAT = "hmllm-response-v2"
+
 
 def plain(obj):
     """Deep-copy ``obj`` as JSON-able plain containers (numpy scalars → Python, other objects → str).
@@ -25,7 +29,7 @@ def save(path: Path, model, vocab: Vocab, classes: dict, cfg: dict, card: dict, 
          optimizer=None, extra: dict | None = None) -> None:  # fmt: skip
     """Write a checkpoint atomically (temporary file, then rename)."""
     state = {"state_dict": model.state_dict(), "vocab": plain(asdict(vocab)), "classes": plain(classes),
-             "config": plain(cfg), "card": plain(card), "epoch": epoch, "format": "hmllm-response-v1",
+             "config": plain(cfg), "card": plain(card), "epoch": epoch, "format": FORMAT,
              **plain(extra or {})}  # fmt: skip
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
@@ -47,7 +51,13 @@ def load(path: str | Path) -> dict:
         raise DataError(
             f"{path} is not a readable hmllm checkpoint ({type(exc).__name__}: {exc})"
         ) from None
-    if not isinstance(state, dict) or state.get("format") != "hmllm-response-v1":
+    found = state.get("format") if isinstance(state, dict) else None
+    if isinstance(found, str) and found.startswith("hmllm-response-v") and found != FORMAT:
+        raise DataError(
+            f"{path} was written by another hmllm version ({found}; this one reads {FORMAT}); "
+            "retrain it with `hmllm train`"
+        )
+    if not isinstance(state, dict) or found != FORMAT:
         raise DataError(
             f"{path} is not an hmllm response-model checkpoint (format {state.get('format') if isinstance(state, dict) else type(state).__name__})"
         )

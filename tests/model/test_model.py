@@ -32,6 +32,18 @@ def test_checkpoint_loads_weights_only(trained_run):
     assert isinstance(st["card"]["torch"], str) and st["saliency_hw"] == [6, 8]
 
 
+def test_checkpoint_of_an_older_format_asks_for_retraining(trained_run, tmp_path):
+    from hmllm.model import checkpoint
+
+    st = torch.load(trained_run / "hypergraph" / "best.pt", map_location="cpu", weights_only=True)
+    st["format"] = "hmllm-response-v1"
+    torch.save(st, tmp_path / "old.pt")
+    with pytest.raises(
+        DataError, match=r"old.pt was written by another hmllm version.*hmllm train"
+    ):
+        checkpoint.load(tmp_path / "old.pt")
+
+
 def test_predictor_api(trained_run, fake_prepared):
     from hmllm.model.predict import load_predictor
 
