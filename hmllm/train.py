@@ -148,6 +148,21 @@ def train(cfg) -> dict:
     opt = torch.optim.AdamW(
         model.parameters(), lr=float(t["lr"]), weight_decay=float(t["weight_decay"])
     )
+    # Exponential moving average of the weights (trainer.ema_decay > 0): validation, best.pt and
+    # inference use the average, which varies less from seed to seed than the last step's weights.
+    # The decay ramps up as min(decay, (1 + n) / (10 + n)) after n steps (as TensorFlow's
+    # ExponentialMovingAverage with num_updates), so small studies with few steps are not stuck
+    # near their random initial weights.
+    decay = float(t.get("ema_decay", 0.0))
+    ema = (
+        torch.optim.swa_utils.AveragedModel(
+            model,
+            avg_fn=lambda avg, cur, n: avg + (cur - avg) * (1 - min(decay, (1 + n) / (10 + n))),
+            use_buffers=True,
+        )
+        if decay > 0
+        else None
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=bool(t["amp"]) and device.type == "cuda")
     run_dir = _run_dir(cfg)
     if info.is_main:
@@ -159,6 +174,8 @@ def train(cfg) -> dict:
         st = checkpoint.load(run_dir / "last.pt")
         model.load_state_dict(st["state_dict"])
         opt.load_state_dict(st["optimizer"])
+        if ema is not None and "ema_state_dict" in st:
+            ema.load_state_dict(st["ema_state_dict"])
         start_epoch, best, best_epoch, stale = (
             st["epoch"] + 1,
             st["best"],
@@ -218,16 +235,19 @@ def train(cfg) -> dict:
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(t["grad_clip"]))
             scaler.step(opt)
             scaler.update()
+            if ema is not None:
+                ema.update_parameters(model)
             losses.append(float(loss.detach()))
             n_cells += len(b.shot)
             if debug.get("fast_dev_run"):
                 break
-        model.cpu()
+        judged = ema.module if ema is not None else model  # the weights validated and kept
+        judged.cpu()
         val_mine = hd.shard(val_ads, info)  # each rank predicts its share of the validation ads
         val_parts = hd.gather_objects(
-            predict_cells(model, data, val_mine) if val_mine else None, info
+            predict_cells(judged, data, val_mine) if val_mine else None, info
         )
-        model.to(device)
+        judged.to(device)
         score = p2_accuracy(pd.concat([p for p in val_parts if p is not None], ignore_index=True))
         if info.enabled:  # every rank's losses, so rank 0 logs the same numbers as one process
             parts = hd.gather_objects((losses, terms if losses else {}), info)
@@ -269,10 +289,12 @@ def train(cfg) -> dict:
                 "stale": stale,
                 "saliency_hw": list(data.saliency_hw),
             }
-            for name, keep in (("last.pt", True), ("best.pt", improved)):
-                if keep:  # last.pt carries the optimizer for resuming; best.pt is for inference
-                    checkpoint.save(run_dir / name, model, data.vocab, data.classes, plain_cfg, card,
-                                    epoch=epoch, optimizer=opt if name == "last.pt" else None, extra=extra)  # fmt: skip
+            # last.pt: the raw weights, optimizer and average, for resuming; best.pt: for inference
+            checkpoint.save(run_dir / "last.pt", model, data.vocab, data.classes, plain_cfg, card,
+                            epoch=epoch, optimizer=opt, extra=extra, ema=ema)  # fmt: skip
+            if improved:
+                checkpoint.save(run_dir / "best.pt", judged, data.vocab, data.classes, plain_cfg,
+                                card, epoch=epoch, extra=extra)  # fmt: skip
         bar.set_postfix(loss=f"{train_loss:.3f}", val_p2=f"{score:.3f}", best=f"{best:.3f}")
         stop = stale >= int(t["patience"]) or bool(debug.get("fast_dev_run"))
         if hd.reduce_sums({"stop": float(stop)}, info)["stop"] > 0:  # same decision on all ranks

@@ -13,7 +13,7 @@ from hmllm.model.data import Vocab
 
 # bump when the model's parameters change, so older checkpoints fail with a clear message
 # (v2: ordinal head thresholds, wide path and late-fusion value head)
-FORMAT = "hmllm-response-v2"
+FORMAT = "hmllm-response-v3"
 
 
 def plain(obj):
@@ -26,13 +26,15 @@ def plain(obj):
 
 
 def save(path: Path, model, vocab: Vocab, classes: dict, cfg: dict, card: dict, *, epoch: int,
-         optimizer=None, extra: dict | None = None) -> None:  # fmt: skip
-    """Write a checkpoint atomically (temporary file, then rename)."""
+         optimizer=None, extra: dict | None = None, ema=None) -> None:  # fmt: skip
+    """Write a checkpoint atomically (temporary file, then rename); ``ema``: weight average to keep."""
     state = {"state_dict": model.state_dict(), "vocab": plain(asdict(vocab)), "classes": plain(classes),
              "config": plain(cfg), "card": plain(card), "epoch": epoch, "format": FORMAT,
              **plain(extra or {})}  # fmt: skip
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
+    if ema is not None:
+        state["ema_state_dict"] = ema.state_dict()
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)

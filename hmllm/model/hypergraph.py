@@ -5,6 +5,12 @@ sensitive dependency trees for one sparse matrix product, and the dense form bel
 fast at the few hundred vertices of a batch of ads.
 
 HGNN (Feng et al. 2019):  X' = Dv^-1/2 H W De^-1 Hᵀ Dv^-1/2 X Θ
+
+Temporal hyperedges can also be *directed* (``temporal_mode: causal``): a hyperedge whose tail is the
+previous ``window`` shots of a cell's ad and group and whose head is the cell itself, with its own
+Θ. An undirected hyperedge mixes the shots before and after a cell alike, so it cannot tell "this
+shot follows a face" from "a face follows this shot"; viewers respond to what they have already seen
+(orienting to an unrelated cut, emotion carried over), which only the directed form can express.
 """
 
 from __future__ import annotations
@@ -20,6 +26,20 @@ def temporal_edges(
     same = (ad[:, None] == ad[None, :]) & (group[:, None] == group[None, :])
     near = (shot[:, None] - shot[None, :]).abs() <= window
     return list((same & near).float())
+
+
+def past_context(
+    ad: torch.Tensor, shot: torch.Tensor, group: torch.Tensor, window: int, min_lag: int = 1
+) -> torch.Tensor:
+    """Directed temporal hyperedges as one (N, N) operator.
+
+    Row i averages the shots ``min_lag``..``window`` before cell i in the same ad and group
+    (tail → head i); a cell with no such shot (an ad's first shot) gets a zero row.
+    """
+    same = (ad[:, None] == ad[None, :]) & (group[:, None] == group[None, :])
+    lag = shot[:, None] - shot[None, :]
+    m = (same & (lag >= min_lag) & (lag <= window)).float()
+    return m / m.sum(1, keepdim=True).clamp(min=1.0)
 
 
 def audience_edges(
@@ -55,19 +75,32 @@ def incidence(edges: list[torch.Tensor], n: int) -> torch.Tensor:
 
 
 class HGNNConv(nn.Module):
-    """One hypergraph convolution with unit edge weights, a residual path and LayerNorm."""
+    """One hypergraph convolution with unit edge weights, a residual path and LayerNorm.
 
-    def __init__(self, dim: int, dropout: float):
+    Undirected hyperedges share one Θ; each directed family (``n_directed``, given as (N, N)
+    tail-averaging operators such as :func:`past_context`) has its own.
+    """
+
+    def __init__(self, dim: int, dropout: float, n_directed: int = 0):
         super().__init__()
         self.theta = nn.Linear(dim, dim)
+        self.directed = nn.ModuleList([nn.Linear(dim, dim) for _ in range(n_directed)])
         self.norm = nn.LayerNorm(dim)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """``x`` (N, D) vertex features, ``h`` (N, E) incidence → (N, D)."""
+    def forward(
+        self, x: torch.Tensor, h: torch.Tensor, directed: list[torch.Tensor] | tuple = ()
+    ) -> torch.Tensor:
+        """``x`` (N, D) vertex features, ``h`` (N, E) incidence, ``directed`` (N, N) each → (N, D)."""
+        if len(directed) != len(self.directed):
+            raise ValueError(
+                f"HGNNConv has {len(self.directed)} directed families, got {len(directed)}"
+            )
         dv = h.sum(1).clamp(min=1.0) ** -0.5  # (N,)
         de = h.sum(0).clamp(min=1.0) ** -1.0  # (E,)
         msg = dv[:, None] * self.theta(x)  # (N, D)
         edge = de[:, None] * (h.T @ msg)  # (E, D)
         out = dv[:, None] * (h @ edge)  # (N, D)
+        for op, theta in zip(directed, self.directed, strict=True):
+            out = out + op @ theta(x)
         return self.norm(x + self.drop(torch.relu(out)))

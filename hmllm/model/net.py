@@ -17,6 +17,7 @@ from hmllm.model.hypergraph import (
     HGNNConv,
     audience_edges,
     incidence,
+    past_context,
     semantic_edges,
     temporal_edges,
 )
@@ -71,7 +72,18 @@ class ResponseModel(nn.Module):
         self.aud_enc = mlp(n_audience, d, p)
         self.cell = mlp(2 * d, d, p)
         self.fusion = cfg["fusion"]
-        self.convs = nn.ModuleList([HGNNConv(d, p) for _ in range(int(cfg["layers"]))])
+        mode = str(cfg.get("temporal_mode", "undirected"))
+        if mode not in ("causal", "undirected"):
+            raise ValueError(f"model.temporal_mode must be causal or undirected, got {mode!r}")
+        # causal: temporal hyperedges are directed (previous shots → cell), one family and Θ per lag
+        # (1..temporal_window shots back), so the last shot can weigh more than older ones
+        self.causal = (
+            self.fusion == "hypergraph" and bool(cfg["edges"]["temporal"]) and mode == "causal"
+        )
+        self.n_lags = int(cfg["temporal_window"]) if self.causal else 0
+        self.convs = nn.ModuleList(
+            [HGNNConv(d, p, n_directed=self.n_lags) for _ in range(int(cfg["layers"]))]
+        )
         self.cls_heads = nn.ModuleDict({k: nn.Linear(d, n) for k, n in N_CLASSES.items()})
         self.aud_heads = nn.ModuleDict(
             {k: nn.Linear(d, n) for k, n in N_CLASSES.items()}
@@ -82,11 +94,16 @@ class ResponseModel(nn.Module):
         # video-only, their products with the audience one-hot — the interactions a ridge
         # regression would fit — added to the deep (hypergraph) prediction. On a few dozen
         # training ads it carries the bulk of the signal and the deep part learns the rest.
+        # With causal temporal hyperedges the wide path also reads its inputs averaged over the
+        # previous shots (the directed hyperedge's linear message: a one-layer linear HGNN).
         self.wide = bool(cfg.get("wide", False))
-        n_wide = n_features * (
+        self.n_wide = n_features * (
             1 + (n_audience if self.use_audience and self.fusion != "late" else 0)
         )
-        self.wide_head = nn.Linear(n_wide, 3) if self.wide else None
+        # context_change: also |features − the previous shots' mean| — how much changed at the cut
+        self.context_change = self.causal and bool(cfg.get("context_change", False))
+        n_ctx = self.n_wide * self.n_lags + n_features * int(self.context_change)
+        self.wide_head = nn.Linear(self.n_wide + n_ctx, 3) if self.wide else None
         self.hw = saliency_hw
         self.sal_head = nn.Sequential(
             nn.Linear(d, d), nn.GELU(), nn.Linear(d, saliency_hw[0] * saliency_hw[1])
@@ -102,12 +119,27 @@ class ResponseModel(nn.Module):
             self.register_buffer(f"thr_{k}", torch.zeros(n - 1))
         self.ord_log_scale = nn.Parameter(torch.full((len(N_CLASSES),), -1.0))
 
-    def wide_inputs(self, b: Batch) -> torch.Tensor:
-        """Inputs of the wide path: shot features and their products with the audience (N, F')."""
-        if self.wide_head.in_features == b.feats.shape[1]:
-            return b.feats
-        inter = (b.feats[:, :, None] * b.audience[:, None, :]).flatten(1)
-        return torch.cat([b.feats, inter], dim=1)
+    def wide_inputs(self, b: Batch, directed: list[torch.Tensor]) -> torch.Tensor:
+        """Inputs of the wide path (N, F').
+
+        Shot features, their products with the audience and, with causal temporal edges, the same
+        averaged over the previous shots.
+        """
+        u = b.feats
+        if self.n_wide != b.feats.shape[1]:
+            inter = (b.feats[:, :, None] * b.audience[:, None, :]).flatten(1)
+            u = torch.cat([b.feats, inter], dim=1)
+        ctx = [op @ u for op in directed]
+        if self.context_change and directed:
+            ctx.append((b.feats - directed[0] @ b.feats).abs())
+        return torch.cat([u, *ctx], dim=1)
+
+    def directed_ops(self, b: Batch) -> list[torch.Tensor]:
+        """The directed hyperedge operators of this batch (empty unless causal temporal edges)."""
+        if not self.causal:
+            return []
+        ops = [past_context(b.ad, b.shot, b.group, k, min_lag=k) for k in range(1, self.n_lags + 1)]
+        return [op.to(b.feats.dtype) for op in ops]
 
     def set_thresholds(self, classes: dict) -> None:
         """Copy the label cut points (normalised units) from ``classes.json`` into the model."""
@@ -128,15 +160,16 @@ class ResponseModel(nn.Module):
             out[f"logits_{k}"] = probs.clamp(min=1e-6).log()
         return out
 
-    def embed(self, b: Batch) -> torch.Tensor:
-        """Cell embeddings (N, D) after fusion."""
+    def embed(self, b: Batch, directed: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Cell embeddings (N, D) after fusion (``directed``: from :meth:`directed_ops`)."""
+        directed = self.directed_ops(b) if directed is None else directed
         s = self.shot_enc(b.feats)  # (N, D)
         a = self.aud_enc(b.audience) if self.use_audience else torch.zeros_like(s)
         x = self.cell(torch.cat([s, a], dim=-1)) if self.fusion != "late" else s
         if self.fusion == "hypergraph":
             e = self.cfg["edges"]
             edges = []
-            if e["temporal"]:
+            if e["temporal"] and not self.causal:
                 edges += temporal_edges(b.ad, b.shot, b.group, int(self.cfg["temporal_window"]))
             if e["audience"] and self.use_audience:
                 edges += audience_edges(b.ad, b.shot, b.gender, b.age)
@@ -144,19 +177,20 @@ class ResponseModel(nn.Module):
                 edges += semantic_edges(s, b.group, int(self.cfg["semantic_k"]))
             h = incidence(edges, x.shape[0]).to(x.dtype)  # (N, E)
             for conv in self.convs:
-                x = conv(x, h)
+                x = conv(x, h, directed)
         return x
 
     def forward(self, b: Batch) -> dict[str, torch.Tensor]:
         """Logits per index (N, C), value mean/log-var (N, 3), saliency logits (N, H*W), ad (A, 2)."""
-        x = self.embed(b)
+        directed = self.directed_ops(b)
+        x = self.embed(b, directed)
         reg = self.reg_head(x)
         if self.fusion == "late" and self.use_audience:
             a = self.aud_enc(b.audience)
             reg = reg + self.aud_reg_head(a)  # additive audience effect, no interaction
         value = reg[:, :3]
         if self.wide_head is not None:
-            value = value + self.wide_head(self.wide_inputs(b))
+            value = value + self.wide_head(self.wide_inputs(b, directed))
         out = {"value": value, "log_var": reg[:, 3:].clamp(-6, 6)}
         if self.class_head == "ordinal":
             out.update(self.ordinal_logits(out["value"]))

@@ -153,8 +153,10 @@ def _outcomes(ads: list[Ad], shot_truth: pd.DataFrame, s: dict) -> pd.DataFrame:
     early = shot_truth[shot_truth["shot"] <= 1].groupby("ad_id")["attention"].mean()
     feats = np.column_stack([per_ad["engagement"], per_ad["valence"], early.reindex(per_ad.index)])
     z = (feats - feats.mean(0)) / (feats.std(0) + 1e-9) if len(feats) > 1 else feats * 0
+    row_of = {ad_id: j for j, ad_id in enumerate(per_ad.index)}  # by id, never by position
     rows = []
-    for j, ad in enumerate(sorted(ads, key=lambda a: a.ad_id)):
+    for ad in sorted(ads, key=lambda a: a.ad_id):
+        j = row_of[ad.ad_id]  # every ad has viewers (spec.validate checks the design)
         rng = rng_for(s["seed"], 20, ad.index)
         ctr = 1 / (
             1

@@ -62,6 +62,28 @@ def _check_effects(s: dict) -> None:
                     )
 
 
+def _check_context(s: dict) -> None:
+    """``synth.context``: novelty weights per index, carry-over shares in [0, 1)."""
+    ctx = s.get("context") or {}
+    unknown = set(ctx) - {"novelty", "novelty_centre", "carryover"}
+    if unknown:
+        raise ConfigError(
+            f"synth.context has unknown key(s) {sorted(unknown)}; allowed: novelty, "
+            "novelty_centre, carryover"
+        )
+    for table in ("novelty", "carryover"):
+        for index, value in (ctx.get(table) or {}).items():
+            if index not in INDICES:
+                raise ConfigError(
+                    f"synth.context.{table}.{index}: unknown latent index; allowed: {list(INDICES)}"
+                )
+            if table == "carryover" and not 0 <= float(value) < 1:
+                raise ConfigError(
+                    f"synth.context.carryover.{index} must be in [0, 1) (share of the previous "
+                    f"shot carried over), got {value}"
+                )
+
+
 def validate(cfg: DictConfig) -> dict[str, Any]:
     """Return the synth config as a plain dict after checking every value a user can get wrong.
 
@@ -79,6 +101,12 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(
             f"synth.ads_per_participant ({s['ads_per_participant']}) cannot exceed synth.n_ads "
             f"({s['n_ads']}); lower it or add ads"
+        )
+    if s["n_participants"] * s["ads_per_participant"] < s["n_ads"]:
+        raise ConfigError(
+            f"synth.n_participants x synth.ads_per_participant ({s['n_participants']} x "
+            f"{s['ads_per_participant']}) is fewer views than synth.n_ads ({s['n_ads']}): some ads "
+            "would have no viewers; add participants, raise ads_per_participant or lower n_ads"
         )
     v = s["video"]
     _range(v, "duration_s", "synth.video", lo=1.0)
@@ -115,6 +143,7 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
         ):
             raise ConfigError(f"synth.attributes.{name} probabilities must be >= 0 and sum to 1")
     _check_effects(s)
+    _check_context(s)
     bad = [f for f in s["eeg"]["formats"] if f not in EEG_FORMATS]
     if bad:
         raise ConfigError(f"synth.eeg.formats has unknown {bad}; allowed: {sorted(EEG_FORMATS)}")

@@ -2,7 +2,8 @@
 
 Latent responses are built on a 10 Hz grid per (participant, ad):
 ``z(t) = content effects + content x audience interactions + ad offset + participant offset and
-slopes + AR(1) noise``, smoothed into each new shot, then mapped to the paper's scales:
+slopes + AR(1) noise``, with context effects across cuts (novelty, carry-over; :func:`with_context`),
+smoothed into each new shot, then mapped to the paper's scales:
 engagement = max(0, mean + sd z) (EN ≈ 0–3), valence = sd z (EM ≈ −8…+8), attention =
 sigmoid(bias + gain z − decay t) (EMR ∈ [0, 1]).
 """
@@ -125,6 +126,35 @@ def shot_z(content: np.ndarray, audience: dict[str, float], s: dict, index: str)
     return z
 
 
+NOVELTY_ATTRS = ("has_face", "has_product", "has_text", "audio", "scene")  # compared across a cut
+
+
+def novelty(shots: pd.DataFrame) -> np.ndarray:
+    """Share of :data:`NOVELTY_ATTRS` that changed from the previous shot (1 for the first), (n_shots,)."""
+    attrs = shots[list(NOVELTY_ATTRS)].astype(str).to_numpy()
+    out = np.ones(len(shots))
+    out[1:] = (attrs[1:] != attrs[:-1]).mean(axis=1)
+    return out
+
+
+def with_context(z_shot: np.ndarray, shots: pd.DataFrame, s: dict, index: str) -> np.ndarray:
+    """Add the effects of what came before: the orienting response to novelty, then carry-over.
+
+    ``z_k += w_novelty (novelty_k - centre)`` (viewers orient to an unrelated cut and habituate to
+    repeated content), then ``z_k = (1 - rho) z_k + rho z_{k-1}`` (affective inertia). A model that
+    sees one shot at a time cannot recover either; both are zero when ``synth.context`` is.
+    """
+    ctx = s.get("context") or {}
+    w = float((ctx.get("novelty") or {}).get(index, 0.0))
+    rho = float((ctx.get("carryover") or {}).get(index, 0.0))
+    z = z_shot + w * (novelty(shots) - float(ctx.get("novelty_centre", 0.5))) if w else z_shot
+    if rho:
+        z = z.copy()
+        for k in range(1, len(z)):
+            z[k] = (1 - rho) * z[k] + rho * z[k - 1]
+    return z
+
+
 def grid_shot_index(ad: Ad) -> np.ndarray:
     """Shot number of each 10 Hz grid sample of the ad."""
     t = np.arange(int(np.ceil(ad.duration_s * GRID_HZ))) / GRID_HZ
@@ -209,6 +239,7 @@ def latent_series(ad: Ad, person: pd.Series, effects: dict, s: dict, rng) -> dic
     out = {}
     for name in INDICES:
         z_shot = shot_z(content, aud, s, name) + ad.offsets[name] + content @ effects[name][1:]
+        z_shot = with_context(z_shot, ad.shots, s, name)
         z = smooth_into_shots(z_shot, idx, s["onset_smoothing_s"]) + effects[name][0]
         n_sec = int(np.ceil(len(t) / GRID_HZ)) + 1
         noise = np.zeros(n_sec)
@@ -258,6 +289,7 @@ def group_expectations(
                     slopes = rng.normal(0, s["latent"]["slope_sd"], len(CONTENT))
                     z_shot = shot_z(content, aud, s, name) + content @ slopes
                     z_shot = z_shot + (ad.offsets[name] if ad_offsets else 0.0)
+                    z_shot = with_context(z_shot, ad.shots, s, name)
                     z = smooth_into_shots(z_shot, idx, s["onset_smoothing_s"]) + off
                     val = to_scale(z, name, t, s)
                     acc[name] += np.bincount(

@@ -141,3 +141,58 @@ def test_wide_path_sees_audience_interactions_unless_video_only():
     assert _tiny_model(wide=True).wide_head.in_features == 5 * (1 + 4)
     assert _tiny_model(wide=True, use_audience=False).wide_head.in_features == 5
     assert _tiny_model().wide_head is None
+
+
+def test_past_context_averages_only_earlier_shots_of_the_same_ad_and_group():
+    from hmllm.model.hypergraph import past_context
+
+    ad = torch.tensor([0, 0, 0, 0, 0, 1])
+    shot = torch.tensor([0, 1, 2, 0, 1, 0])
+    group = torch.tensor([0, 0, 0, 1, 1, 0])
+    op = past_context(ad, shot, group, window=2)
+    assert op[0].sum() == 0 and op[3].sum() == 0 and op[5].sum() == 0  # first shots: no past
+    assert op[1].tolist() == [1, 0, 0, 0, 0, 0]
+    assert op[2].tolist() == [0.5, 0.5, 0, 0, 0, 0]  # window 2: both earlier shots, averaged
+    assert op[4].tolist() == [0, 0, 0, 1, 0, 0]  # the other group's own past only
+
+
+def _causal_batch(n_shots: int = 4):
+    from hmllm.model.net import Batch
+
+    g = torch.Generator().manual_seed(1)
+    n = n_shots
+    return Batch(
+        feats=torch.randn(n, 5, generator=g), audience=torch.ones(n, 4),
+        ad=torch.zeros(n, dtype=torch.long), shot=torch.arange(n),
+        group=torch.zeros(n, dtype=torch.long), gender=torch.zeros(n, dtype=torch.long),
+        age=torch.zeros(n, dtype=torch.long), classes={}, values=torch.zeros(n, 3),
+        signals=None, saliency=None, ad_targets=torch.zeros(1, 2),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "future_moves_past"), [("causal", False), ("undirected", True)])
+def test_causal_temporal_edges_never_look_ahead(mode, future_moves_past):
+    edges = {"temporal": True, "audience": False, "semantic": False}
+    model = _tiny_model(fusion="hypergraph", layers=2, edges=edges, temporal_mode=mode, wide=True)
+    model.eval()
+    b = _causal_batch()
+    before = model(b)["value"]
+    b.feats[3] += 3.0  # change the last shot only
+    after = model(b)["value"]
+    assert torch.allclose(before[:3], after[:3]) != future_moves_past
+    assert not torch.allclose(before[3], after[3])
+
+
+def test_causal_wide_path_reads_the_previous_shots_and_is_off_without_temporal_edges():
+    edges = {"temporal": True, "audience": False, "semantic": False}
+    model = _tiny_model(
+        fusion="hypergraph", layers=1, edges=edges, temporal_mode="causal", wide=True
+    )
+    assert model.wide_head.in_features == 2 * 5 * (1 + 4)
+    edges_off = {**edges, "temporal": False}
+    model = _tiny_model(
+        fusion="hypergraph", layers=1, edges=edges_off, temporal_mode="causal", wide=True
+    )
+    assert model.wide_head.in_features == 5 * (1 + 4)
+    with pytest.raises(ValueError, match="temporal_mode must be causal or undirected"):
+        _tiny_model(temporal_mode="sideways")

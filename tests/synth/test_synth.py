@@ -180,6 +180,7 @@ def test_face_cascade_finds_the_drawn_faces(tiny_study):
         ("~synth.attributes.gender", "synth.attributes must include 'gender'"),
         ("synth.ads_per_participant=5", "cannot exceed synth.n_ads"),
         ("synth.eeg.formats=[edf,xdf]", "synth.eeg.formats has unknown ['xdf']"),
+        ("synth.n_ads=8", "some ads would have no viewers"),
     ],
     ids=[
         "negative-count",
@@ -187,6 +188,7 @@ def test_face_cascade_finds_the_drawn_faces(tiny_study):
         "missing-attribute",
         "too-many-ads",
         "unknown-format",
+        "unwatched-ads",
     ],
 )
 def test_bad_config_is_one_clear_line(tmp_path, override, message):
@@ -272,3 +274,46 @@ def test_every_size_preset_is_a_valid_config(size):
 
     s = validate(compose("synth", [f"size={size}"]))
     assert s["ads_per_participant"] <= s["n_ads"]
+
+
+def _three_shots() -> pd.DataFrame:
+    return pd.DataFrame({
+        "has_face": [True, True, False], "has_product": [False, False, False],
+        "has_text": [False, False, True], "audio": ["music", "music", "speech"],
+        "scene": ["studio", "studio", "city"],
+    })  # fmt: skip
+
+
+def test_novelty_is_the_share_of_content_changed_across_the_cut():
+    from hmllm.synth.world import novelty
+
+    assert novelty(_three_shots()).tolist() == [1.0, 0.0, 0.8]  # face, text, audio, scene changed
+
+
+def test_context_effects_add_novelty_then_carry_over():
+    from hmllm.synth.world import with_context
+
+    z = np.array([1.0, 0.0, 0.0])
+    s = {"context": {"novelty": {"engagement": 2.0}, "novelty_centre": 0.5,
+                     "carryover": {"engagement": 0.5}}}  # fmt: skip
+    # novelty: [1, 0, 0.8] - 0.5 -> z += [1, -1, 0.6]; carry-over 0.5: [2, 0.5, 0.55]
+    assert np.allclose(with_context(z, _three_shots(), s, "engagement"), [2.0, 0.5, 0.55])
+    assert np.array_equal(with_context(z, _three_shots(), s, "valence"), z)  # no terms: unchanged
+    assert np.array_equal(with_context(z, _three_shots(), {}, "engagement"), z)
+
+
+def test_bad_context_config_is_rejected():
+    from omegaconf import open_dict
+
+    from hmllm.errors import ConfigError
+    from hmllm.synth.spec import validate
+
+    cfg = compose("synth", ["size=tiny"])
+    with open_dict(cfg):
+        cfg.synth.context.carryover = {"valence": 1.5}
+    with pytest.raises(ConfigError, match=r"carryover.valence must be in \[0, 1\)"):
+        validate(cfg)
+    with open_dict(cfg):
+        cfg.synth.context = {"novelty": {"arousal": 1.0}}
+    with pytest.raises(ConfigError, match="unknown latent index"):
+        validate(cfg)

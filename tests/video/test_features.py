@@ -66,11 +66,75 @@ def test_face_count_finds_a_drawn_face(tmp_path):
 
 
 def test_audio_one_pass_equals_frame_by_frame(cuts_mp4):
-    from hmllm.video.audio import _decode_resampled
+    from hmllm.video.audio import _decode_mono
 
-    a = _decode_resampled(cuts_mp4[0], 16000, one_pass=True)
-    b = _decode_resampled(cuts_mp4[0], 16000, one_pass=False)
-    assert a.size > 16000 and np.array_equal(a, b)
+    (a, rate_a), (b, rate_b) = (_decode_mono(cuts_mp4[0], one_pass=p) for p in (True, False))
+    assert rate_a == rate_b == 16000 and a.size > 16000 and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "layout", "samples", "want"),
+    [
+        ("s16", "stereo", [[16384, 0, 16384, 0]], 0.25),  # packed L R L R
+        ("fltp", "stereo", [[0.5, 0.5], [-0.5, -0.5]], 0.0),  # planar, one row per channel
+        ("u8", "mono", [[192, 192]], 0.5),
+        ("s32p", "mono", [[2**30, 2**30]], 0.5),
+    ],
+    ids=["s16-packed-stereo", "fltp-planar-stereo", "u8-mono", "s32p-mono"],
+)
+def test_audio_frames_are_mixed_to_mono_in_full_scale(fmt, layout, samples, want):
+    import av
+
+    from hmllm.video.audio import _to_mono
+
+    dtype = {"s16": np.int16, "fltp": np.float32, "u8": np.uint8, "s32p": np.int32}[fmt]
+    frame = av.AudioFrame.from_ndarray(np.array(samples, dtype), format=fmt, layout=layout)
+    got = _to_mono(frame)
+    assert got.dtype == np.float32 and got.size == 2 and np.allclose(got, want)
+
+
+def _tone(rate_hz: int, seconds: float, *, syllables_hz: float | None = None) -> np.ndarray:
+    t = np.arange(int(rate_hz * seconds)) / rate_hz
+    x = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 2500 * t)
+    if syllables_hz:  # speech-like: bursts at a syllable rate
+        x *= np.clip(np.sin(2 * np.pi * syllables_hz * t), 0, None) ** 2
+    return x.astype(np.float32)
+
+
+def test_shot_audio_features_do_not_depend_on_the_sampling_rate():
+    from hmllm.video.audio import shot_audio_features
+
+    on, off = np.array([0.0, 1.0]), np.array([1.0, 2.5])
+    got = [shot_audio_features(_tone(r, 2.5), r, on, off, frame_s=0.032, max_hz=8000)
+           for r in (16000, 48000)]  # fmt: skip
+    for name in got[0]:
+        np.testing.assert_allclose(got[0][name], got[1][name], rtol=0.05, atol=0.02, err_msg=name)
+    assert 400 < got[0]["spectral_centroid_hz"][0] < 2500
+    assert got[0]["loudness_db"][0] == pytest.approx(
+        20 * np.log10(np.sqrt(0.3**2 / 2 + 0.1**2 / 2)), abs=0.1
+    )
+
+
+def test_speech_activity_separates_syllables_from_a_steady_tone():
+    from hmllm.video.audio import shot_audio_features
+
+    on, off = np.array([0.0]), np.array([3.0])
+    kw = {"frame_s": 0.032, "max_hz": 8000}
+    speech = shot_audio_features(_tone(16000, 3, syllables_hz=4), 16000, on, off, **kw)
+    steady = shot_audio_features(_tone(16000, 3), 16000, on, off, **kw)
+    silent = shot_audio_features(np.zeros(0, np.float32), 16000, on, off, **kw)
+    assert speech["speech_activity"][0] > 0.5 > 0.1 > steady["speech_activity"][0]
+    assert silent["loudness_db"][0] == -60 and silent["speech_activity"][0] == 0
+
+
+def test_text_area_finds_a_caption_and_not_a_blank_frame():
+    import cv2
+
+    blank = np.full((180, 320), 90, np.uint8)
+    caption = blank.copy()
+    cv2.putText(caption, "BUY NOW 50% OFF", (20, 150), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2)
+    assert feat_mod.text_area_fraction(blank) == 0
+    assert 0.02 < feat_mod.text_area_fraction(caption) < 0.2
 
 
 def test_face_cascade_must_be_a_shipped_file():
