@@ -68,7 +68,7 @@ def read_number(root: Path, where: dict[str, Any]) -> float:
     """Read one reported number below ``root``.
 
     ``where`` is ``{file, key}`` for JSON (``key`` a ``/``-separated path, since metric names
-    contain dots) or ``{file, column, agg,
+    contain dots; in a list, ``a=x&b=y`` picks the one item whose fields match) or ``{file, column, agg,
     query?}`` for a Parquet/TSV/CSV table (``agg`` one of mean, sum, min, max, count, or range =
     max − min, e.g. the gap between the best and the worst audience group).
     """
@@ -78,7 +78,13 @@ def read_number(root: Path, where: dict[str, Any]) -> float:
     if path.suffix == ".json":
         node: Any = json.loads(path.read_text())
         for part in str(where["key"]).split("/"):
-            if isinstance(node, list):
+            if isinstance(node, list) and "=" in part:  # the item whose fields match a=x&b=y
+                want = dict(kv.split("=", 1) for kv in part.split("&"))
+                hits = [n for n in node if all(str(n.get(k)) == v for k, v in want.items())]
+                if len(hits) != 1:
+                    raise DataError(f"{path}: {len(hits)} items match {part!r} in {where['key']!r}")
+                node = hits[0]
+            elif isinstance(node, list):
                 node = node[int(part)]
             elif part in node:
                 node = node[part]

@@ -100,7 +100,7 @@ class ResponseModel(nn.Module):
         self.n_wide = n_features * (
             1 + (n_audience if self.use_audience and self.fusion != "late" else 0)
         )
-        # context_change: also |features − the previous shots' mean| — how much changed at the cut
+        # context_change: also |features − the previous shot's| — how much changed at the cut
         self.context_change = self.causal and bool(cfg.get("context_change", False))
         n_ctx = self.n_wide * self.n_lags + n_features * int(self.context_change)
         self.wide_head = nn.Linear(self.n_wide + n_ctx, 3) if self.wide else None

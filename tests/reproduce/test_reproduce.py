@@ -71,3 +71,20 @@ def test_read_number_aggregates_a_queried_table(tmp_path):
     assert read_number(tmp_path, {**where, "agg": "range"}) == pytest.approx(0.3)
     assert read_number(tmp_path, {**where, "agg": "min"}) == pytest.approx(0.4)
     assert read_number(tmp_path, {**where, "query": "group == 'female'"}) == pytest.approx(0.7)
+
+
+def test_read_number_picks_a_list_item_by_its_fields(tmp_path):
+    import json
+
+    from hmllm.errors import DataError
+    from hmllm.reproduce import read_number
+
+    rows = [
+        {"run": "a", "versus": "b", "ci95": [0.1, 0.3]},
+        {"run": "a", "versus": "c", "ci95": [0.2, 0.4]},
+    ]
+    (tmp_path / "m.json").write_text(json.dumps({"comparisons": rows}))
+    key = "comparisons/run=a&versus=c/ci95/0"
+    assert read_number(tmp_path, {"file": "m.json", "key": key}) == pytest.approx(0.2)
+    with pytest.raises(DataError, match="2 items match 'run=a'"):
+        read_number(tmp_path, {"file": "m.json", "key": "comparisons/run=a/ci95/0"})
