@@ -12,7 +12,8 @@ from hmllm.errors import DataError
 from hmllm.model.data import Vocab
 
 # bump when the model's parameters change, so older checkpoints fail with a clear message
-# (v2: ordinal head thresholds, wide path and late-fusion value head)
+# (v2: ordinal head thresholds, wide path and late-fusion value head; v3: directed temporal
+# hyperedge weights per lag, the wide path's lagged inputs, the weight average in last.pt)
 FORMAT = "hmllm-response-v3"
 
 

@@ -7,8 +7,8 @@ fast at the few hundred vertices of a batch of ads.
 HGNN (Feng et al. 2019):  X' = Dv^-1/2 H W De^-1 Hᵀ Dv^-1/2 X Θ
 
 Temporal hyperedges can also be *directed* (``temporal_mode: causal``): a hyperedge whose tail is the
-previous ``window`` shots of a cell's ad and group and whose head is the cell itself, with its own
-Θ. An undirected hyperedge mixes the shots before and after a cell alike, so it cannot tell "this
+shot ``lag`` places earlier in a cell's ad and group and whose head is the cell itself, one family
+and Θ per lag. An undirected hyperedge mixes the shots before and after a cell alike, so it cannot tell "this
 shot follows a face" from "a face follows this shot"; viewers respond to what they have already seen
 (orienting to an unrelated cut, emotion carried over), which only the directed form can express.
 """
