@@ -42,6 +42,15 @@ def build_model(mcfg: dict, data: PreparedData) -> ResponseModel:
         raise ConfigError(
             f"model.dim must be > 0 and model.layers >= 0, got {mcfg['dim']}, {mcfg['layers']}"
         )
+    if mcfg.get("temporal_mode", "undirected") not in ("causal", "undirected"):
+        raise ConfigError(
+            f"model.temporal_mode must be causal or undirected, got {mcfg['temporal_mode']!r}"
+        )
+    if mcfg["edges"]["temporal"] and int(mcfg["temporal_window"]) < 1:
+        raise ConfigError(
+            f"model.temporal_window must be >= 1 with temporal edges on, got "
+            f"{mcfg['temporal_window']}; set model.edges.temporal=false to drop them"
+        )
     if mcfg.get("class_head", "softmax") not in ("softmax", "ordinal"):
         raise ConfigError(
             f"model.class_head must be softmax or ordinal, got {mcfg['class_head']!r}"

@@ -160,9 +160,8 @@ class ResponseModel(nn.Module):
             out[f"logits_{k}"] = probs.clamp(min=1e-6).log()
         return out
 
-    def embed(self, b: Batch, directed: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def embed(self, b: Batch, directed: list[torch.Tensor]) -> torch.Tensor:
         """Cell embeddings (N, D) after fusion (``directed``: from :meth:`directed_ops`)."""
-        directed = self.directed_ops(b) if directed is None else directed
         s = self.shot_enc(b.feats)  # (N, D)
         a = self.aud_enc(b.audience) if self.use_audience else torch.zeros_like(s)
         x = self.cell(torch.cat([s, a], dim=-1)) if self.fusion != "late" else s

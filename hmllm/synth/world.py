@@ -137,8 +137,10 @@ def novelty(shots: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def with_context(z_shot: np.ndarray, shots: pd.DataFrame, s: dict, index: str) -> np.ndarray:
+def with_context(z_shot: np.ndarray, novel: np.ndarray, s: dict, index: str) -> np.ndarray:
     """Add the effects of what came before: the orienting response to novelty, then carry-over.
+
+    ``novel`` is :func:`novelty` of the ad's shots (computed once per ad by the caller).
 
     ``z_k += w_novelty (novelty_k - centre)`` (viewers orient to an unrelated cut and habituate to
     repeated content), then ``z_k = (1 - rho) z_k + rho z_{k-1}`` (affective inertia). A model that
@@ -147,7 +149,7 @@ def with_context(z_shot: np.ndarray, shots: pd.DataFrame, s: dict, index: str) -
     ctx = s.get("context") or {}
     w = float((ctx.get("novelty") or {}).get(index, 0.0))
     rho = float((ctx.get("carryover") or {}).get(index, 0.0))
-    z = z_shot + w * (novelty(shots) - float(ctx.get("novelty_centre", 0.5))) if w else z_shot
+    z = z_shot + w * (novel - float(ctx.get("novelty_centre", 0.5))) if w else z_shot
     if rho:
         z = z.copy()
         for k in range(1, len(z)):
@@ -236,10 +238,11 @@ def latent_series(ad: Ad, person: pd.Series, effects: dict, s: dict, rng) -> dic
     idx = grid_shot_index(ad)
     t = np.arange(len(idx)) / GRID_HZ
     lat = s["latent"]
+    novel = novelty(ad.shots)
     out = {}
     for name in INDICES:
         z_shot = shot_z(content, aud, s, name) + ad.offsets[name] + content @ effects[name][1:]
-        z_shot = with_context(z_shot, ad.shots, s, name)
+        z_shot = with_context(z_shot, novel, s, name)
         z = smooth_into_shots(z_shot, idx, s["onset_smoothing_s"]) + effects[name][0]
         n_sec = int(np.ceil(len(t) / GRID_HZ)) + 1
         noise = np.zeros(n_sec)
@@ -274,6 +277,7 @@ def group_expectations(
     """
     rng = rng_for(seed, 5, ad.index)
     content = content_matrix(ad.shots)
+    novel = novelty(ad.shots)
     idx = grid_shot_index(ad)
     t = np.arange(len(idx)) / GRID_HZ
     tiers = s["attributes"].get("city_tier")
@@ -289,7 +293,7 @@ def group_expectations(
                     slopes = rng.normal(0, s["latent"]["slope_sd"], len(CONTENT))
                     z_shot = shot_z(content, aud, s, name) + content @ slopes
                     z_shot = z_shot + (ad.offsets[name] if ad_offsets else 0.0)
-                    z_shot = with_context(z_shot, ad.shots, s, name)
+                    z_shot = with_context(z_shot, novel, s, name)
                     z = smooth_into_shots(z_shot, idx, s["onset_smoothing_s"]) + off
                     val = to_scale(z, name, t, s)
                     acc[name] += np.bincount(

@@ -291,15 +291,15 @@ def test_novelty_is_the_share_of_content_changed_across_the_cut():
 
 
 def test_context_effects_add_novelty_then_carry_over():
-    from hmllm.synth.world import with_context
+    from hmllm.synth.world import novelty, with_context
 
-    z = np.array([1.0, 0.0, 0.0])
+    z, novel = np.array([1.0, 0.0, 0.0]), novelty(_three_shots())
     s = {"context": {"novelty": {"engagement": 2.0}, "novelty_centre": 0.5,
                      "carryover": {"engagement": 0.5}}}  # fmt: skip
     # novelty: [1, 0, 0.8] - 0.5 -> z += [1, -1, 0.6]; carry-over 0.5: [2, 0.5, 0.55]
-    assert np.allclose(with_context(z, _three_shots(), s, "engagement"), [2.0, 0.5, 0.55])
-    assert np.array_equal(with_context(z, _three_shots(), s, "valence"), z)  # no terms: unchanged
-    assert np.array_equal(with_context(z, _three_shots(), {}, "engagement"), z)
+    assert np.allclose(with_context(z, novel, s, "engagement"), [2.0, 0.5, 0.55])
+    assert np.array_equal(with_context(z, novel, s, "valence"), z)  # no terms: unchanged
+    assert np.array_equal(with_context(z, novel, {}, "engagement"), z)
 
 
 def test_bad_context_config_is_rejected():
