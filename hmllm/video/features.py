@@ -13,12 +13,14 @@ register new ones in :data:`FEATURE_EXTRACTORS`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -145,6 +147,33 @@ def _float32(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+@contextlib.contextmanager
+def _side_thread(threads: int) -> Iterator[Callable[..., Future]]:
+    """A ``submit(fn, *args) -> Future`` running on one side thread, or at once when ``threads`` is 1.
+
+    Plain ``concurrent.futures``: the handcrafted extractor needs one helper thread per ad, not a
+    pool across ads (ads already run in parallel processes in ``hmllm video``).
+    """
+    if threads < 1:
+        raise ConfigError(f"features.threads must be 1 or more, got {threads}")
+    if threads > 1:
+        with ThreadPoolExecutor(
+            max_workers=threads - 1, thread_name_prefix="hmllm-features"
+        ) as pool:
+            yield pool.submit
+        return
+
+    def now(fn: Callable, *args) -> Future:
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by .result(), as a pool would
+            done.set_exception(exc)
+        return done
+
+    yield now
+
+
 def _middle_samples(n_shots: int, per_shot: int, k: int) -> np.ndarray:
     """Sample positions ``(n_shots, k)`` of each shot's ``k`` middle samples (all when k >= per_shot).
 
@@ -183,26 +212,17 @@ def handcrafted(
     (:func:`hmllm.video.audio.shot_audio_features`, decoded once at the file's own rate):
     loudness (dBFS), 2–8 Hz speech-modulation share, spectral centroid (Hz) and flatness of the
     spectrum up to ``audio_max_hz``, ``has_audio``. Values are averaged over the samples used;
-    all frames come from one decord batch (:func:`handcrafted_frame_indices`), each converted to
+    frames come from one decord batch (:func:`handcrafted_frame_indices`), each converted to
     grey at most once.
+
+    With ``threads: 2`` the audio (decoding and features) and then the face search run on a side
+    thread while the main thread decodes the video and computes the rest. The values do not
+    depend on it. (decord holds the GIL while it decodes, so the audio mostly waits for it; the
+    face search, in OpenCV, overlaps with the other features.)
     """
     per_shot, n_shots = int(cfg["frames_per_shot"]), len(shots)
-    stride = int(cfg["stats_stride_px"])
-    frames = sample_frames(path, handcrafted_frame_indices(shots, cfg), size=_size(path, cfg))
-    now, after = frames[0::2], frames[1::2]  # (N, H, W, 3) each; N = shots x frames_per_shot
-    # every sample: colour, brightness and motion, on every stride-th pixel
-    small, small_next = now[:, ::stride, ::stride], after[:, ::stride, ::stride]
-    per_sample = colour_stats(small)
-    diff = np.abs(small.astype(np.int16) - small_next).reshape(len(small), -1)
-    per_sample["motion"] = diff.mean(1) / 255
-    # the shot's middle samples only: detail (edges, text), faces, optical flow
-    detail_at = _middle_samples(n_shots, per_shot, int(cfg["detail_frames_per_shot"]))  # (shots, k)
-    face_at = _middle_samples(n_shots, per_shot, int(cfg["face_frames_per_shot"]))
-    flow_at = _middle_samples(n_shots, per_shot, int(cfg["flow_frames_per_shot"]))
-    used = np.unique(np.concatenate([detail_at.ravel(), face_at.ravel(), flow_at.ravel()]))
-    grey = {int(j): cv2.cvtColor(now[j], cv2.COLOR_RGB2GRAY) for j in used}  # converted once
-    edges = [np.count_nonzero(cv2.Canny(grey[j], 80, 160)) / grey[j].size for j in detail_at.flat]
-    text = [text_area_fraction(grey[j]) for j in detail_at.flat]
+    onset, offset = shots["onset_s"].to_numpy(float), shots["offset_s"].to_numpy(float)
+    face_at = _middle_samples(n_shots, per_shot, int(cfg["face_frames_per_shot"]))  # (shots, k)
     face_px, face_kw = (
         int(cfg["face_short_side_px"]),
         {
@@ -212,33 +232,66 @@ def handcrafted(
             "cascade": str(cfg["face_cascade"]),
         },
     )
-    faces = [detect_faces(_shrink(grey[j], face_px), **face_kw) for j in face_at.flat]
-    faces = np.array(faces, np.float64).reshape(*face_at.shape, 2)  # (shots, k, count|area)
-    flow_px, farneback = int(cfg["flow_width_px"]), dict(cfg["farneback"])
-    flow = [flow_magnitude(grey[j], cv2.cvtColor(after[j], cv2.COLOR_RGB2GRAY), flow_px, farneback)
-            for j in flow_at.flat]  # fmt: skip
-    out = {"shot": shots["shot"].to_numpy(np.int64)}
-    for name, v in per_sample.items():
-        out[name] = np.asarray(v).reshape(n_shots, per_shot).mean(1)
-    out["edge_density"] = np.reshape(edges, detail_at.shape).mean(1)
-    out["text_area"] = np.reshape(text, detail_at.shape).mean(1)
-    out["flow"] = np.reshape(flow, flow_at.shape).mean(1)
-    out["face_count"], out["face_area"] = faces[..., 0].mean(1), faces[..., 1].mean(1)
+    with _side_thread(int(cfg["threads"])) as submit:
+        audio_job = submit(_audio_features, path, onset, offset, cfg)
+        frames = sample_frames(path, handcrafted_frame_indices(shots, cfg), size=_size(path, cfg))
+        grey = {int(j): cv2.cvtColor(frames[2 * j], cv2.COLOR_RGB2GRAY) for j in face_at.flat}
+        small = [_shrink(grey[int(j)], face_px) for j in face_at.flat]
+        face_job = submit(lambda: [detect_faces(g, **face_kw) for g in small])
+        out = _frame_features(frames, shots, cfg, grey)
+        faces = np.array(face_job.result(), np.float64).reshape(*face_at.shape, 2)  # count|area
+        out["face_count"], out["face_area"] = faces[..., 0].mean(1), faces[..., 1].mean(1)
+        out.update(audio_job.result())
     # pacing
-    onset, offset = shots["onset_s"].to_numpy(float), shots["offset_s"].to_numpy(float)
     centre, window = 0.5 * (onset + offset), float(cfg["cut_rate_window_s"])
     near = np.abs(onset[None, :] - centre[:, None]) < window / 2  # (shot, other shot's onset)
     out["duration_s"] = offset - onset
     out["position"] = centre / max(float(offset.max()), 1e-9)
     out["cut_rate_per_10s"] = near.sum(1) * 10.0 / window
-    # audio
-    audio, rate = load_audio(path) or (np.zeros(0, np.float32), 1)
-    has_audio = audio.size > 0
-    out.update(shot_audio_features(audio, rate, onset, offset, frame_s=float(cfg["audio_frame_s"]),
-                                   max_hz=float(cfg["audio_max_hz"])))  # fmt: skip
-    out["has_audio"] = np.full(n_shots, float(has_audio))
+    out["shot"] = shots["shot"].to_numpy(np.int64)
     return pd.DataFrame({c: np.asarray(out[c], np.int64 if c == "shot" else np.float32)
                          for c in HANDCRAFTED_COLUMNS})  # fmt: skip
+
+
+def _audio_features(path: Path, onset: np.ndarray, offset: np.ndarray, cfg: dict) -> dict:
+    """The audio columns of :func:`handcrafted` (decoding included), arrays ``(n_shots,)``."""
+    audio, rate = load_audio(path) or (np.zeros(0, np.float32), 1)
+    out = shot_audio_features(audio, rate, onset, offset, frame_s=float(cfg["audio_frame_s"]),
+                              max_hz=float(cfg["audio_max_hz"]))  # fmt: skip
+    out["has_audio"] = np.full(len(onset), float(audio.size > 0))
+    return out
+
+
+def _frame_features(frames: np.ndarray, shots: pd.DataFrame, cfg: dict, grey: dict) -> dict:
+    """Colour, motion, edges, text and flow columns of :func:`handcrafted`, arrays ``(n_shots,)``.
+
+    ``frames``: each sample followed by its successor; ``grey``: sample number → grey frame,
+    filled in here for the samples still missing.
+    """
+    per_shot, n_shots = int(cfg["frames_per_shot"]), len(shots)
+    stride = int(cfg["stats_stride_px"])
+    now, after = frames[0::2], frames[1::2]  # (N, H, W, 3) each; N = shots x frames_per_shot
+    # every sample: colour, brightness and motion, on every stride-th pixel
+    small, small_next = now[:, ::stride, ::stride], after[:, ::stride, ::stride]
+    per_sample = colour_stats(small)
+    diff = np.abs(small.astype(np.int16) - small_next).reshape(len(small), -1)
+    per_sample["motion"] = diff.mean(1) / 255
+    out = {name: np.asarray(v).reshape(n_shots, per_shot).mean(1) for name, v in per_sample.items()}
+    # the shot's middle samples only: detail (edges, text) and optical flow
+    detail_at = _middle_samples(n_shots, per_shot, int(cfg["detail_frames_per_shot"]))  # (shots, k)
+    flow_at = _middle_samples(n_shots, per_shot, int(cfg["flow_frames_per_shot"]))
+    for j in np.unique(np.concatenate([detail_at.ravel(), flow_at.ravel()])):
+        if int(j) not in grey:  # converted once
+            grey[int(j)] = cv2.cvtColor(now[j], cv2.COLOR_RGB2GRAY)
+    edges = [np.count_nonzero(cv2.Canny(grey[j], 80, 160)) / grey[j].size for j in detail_at.flat]
+    text = [text_area_fraction(grey[j]) for j in detail_at.flat]
+    flow_px, farneback = int(cfg["flow_width_px"]), dict(cfg["farneback"])
+    flow = [flow_magnitude(grey[j], cv2.cvtColor(after[j], cv2.COLOR_RGB2GRAY), flow_px, farneback)
+            for j in flow_at.flat]  # fmt: skip
+    out["edge_density"] = np.reshape(edges, detail_at.shape).mean(1)
+    out["text_area"] = np.reshape(text, detail_at.shape).mean(1)
+    out["flow"] = np.reshape(flow, flow_at.shape).mean(1)
+    return out
 
 
 #: Column order of the handcrafted features (after ``shot``).
@@ -357,9 +410,15 @@ FEATURE_EXTRACTORS: dict[str, FeatureExtractor] = {
 }
 
 
+#: Feature settings that change how fast features are computed, never their values: left out of
+#: the cache key, so changing them reuses the cache.
+SPEED_ONLY_KEYS = frozenset({"threads"})
+
+
 def config_hash(cfg: dict) -> str:
-    """Short stable hash of a feature config (part of the cache key)."""
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    """Short stable hash of a feature config (part of the cache key; speed-only keys left out)."""
+    kept = {k: v for k, v in cfg.items() if k not in SPEED_ONLY_KEYS}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def transcript_features(path: Path, shots: pd.DataFrame, cfg: dict) -> pd.DataFrame | None:

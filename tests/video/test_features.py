@@ -65,6 +65,37 @@ def test_face_count_finds_a_drawn_face(tmp_path):
     assert df.loc[1, "face_count"] == 0 and df.loc[1, "face_area"] == 0
 
 
+def test_side_thread_does_not_change_values(cuts_mp4, shots):
+    cfg = _cfg("handcrafted", transcript=False)
+    one_by_one = shot_features(cuts_mp4[0], shots, {**cfg, "threads": 1}, None)
+    pd.testing.assert_frame_equal(
+        shot_features(cuts_mp4[0], shots, {**cfg, "threads": 2}, None), one_by_one
+    )
+
+
+def test_speed_only_settings_keep_the_cache_key():
+    cfg = _cfg("handcrafted")
+    assert feat_mod.config_hash({**cfg, "threads": 1}) == feat_mod.config_hash(cfg)
+    assert feat_mod.config_hash({**cfg, "face_scale_factor": 1.3}) != feat_mod.config_hash(cfg)
+
+
+def test_threads_below_one_is_a_config_error(cuts_mp4, shots):
+    with pytest.raises(ConfigError, match="features.threads"):
+        shot_features(cuts_mp4[0], shots, _cfg("handcrafted", transcript=False, threads=0), None)
+
+
+def test_side_thread_errors_reach_the_caller(cuts_mp4, shots, monkeypatch):
+    def broken(path):
+        raise DataError(f"{path.name}: audio stream is corrupt")
+
+    monkeypatch.setattr(feat_mod, "load_audio", broken)
+    for threads in (1, 2):
+        with pytest.raises(DataError, match="audio stream is corrupt"):
+            shot_features(
+                cuts_mp4[0], shots, _cfg("handcrafted", transcript=False, threads=threads), None
+            )
+
+
 def test_audio_one_pass_equals_frame_by_frame(cuts_mp4):
     from hmllm.video.audio import _decode_mono
 
