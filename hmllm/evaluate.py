@@ -33,6 +33,7 @@ from hmllm.metrics import (  # noqa: E402
 )
 from hmllm.model import checkpoint  # noqa: E402
 from hmllm.model.data import INDICES, load  # noqa: E402
+from hmllm.model.ensemble import model_from_state  # noqa: E402
 from hmllm.model.net import N_CLASSES  # noqa: E402
 from hmllm.paths import resolve_path  # noqa: E402
 from hmllm.train import build_model, predict_cells  # noqa: E402
@@ -47,8 +48,7 @@ def load_run(path: Path, prepared: Path):
         raise DataError(
             f"{path} was trained on other features than {prepared} provides; re-train or point paths.prepared at its dataset"
         )
-    model = build_model(mcfg, data)
-    model.load_state_dict(st["state_dict"])
+    model = model_from_state(st, lambda: build_model(mcfg, data))  # one model or an ensemble
     return model, data, st
 
 

@@ -125,12 +125,18 @@ def _run_dir(cfg) -> Path:
 
 
 def train(cfg) -> dict:
-    """Train per ``cfg`` and return a summary (best epoch, validation and test P2 accuracy)."""
+    """Train per ``cfg`` and return a summary (best epoch, validation P2 accuracy, timing).
+
+    With ``trainer.ensemble: N > 1`` the model is trained N times with seeds ``trainer.seed + k``
+    (each member in ``<run>/members/<k>/``, resumable on its own) and ``<run>/best.pt`` holds all
+    N members; inference averages their class probabilities (:mod:`hmllm.model.ensemble`).
+    """
     t = OmegaConf.to_container(cfg.trainer, resolve=True)
     mcfg = OmegaConf.to_container(cfg.model, resolve=True)
+    n_members = int(t.get("ensemble", 1))
+    if n_members < 1:
+        raise ConfigError(f"trainer.ensemble must be 1 or more (models averaged), got {n_members}")
     info = hd.setup(device=t["device"]) if t.get("distributed") else hd.DistInfo()
-    torch.manual_seed(int(t["seed"]))
-    np.random.seed(int(t["seed"]))  # noqa: NPY002 - seeds any library code that uses the global RNG
     torch.use_deterministic_algorithms(True, warn_only=True)
     if int(t.get("threads", 0)) > 0:
         # small graphs: extra intra-op threads only spin-wait against other processes on a shared CPU
@@ -147,6 +153,66 @@ def train(cfg) -> dict:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("trainer.device=cuda but no CUDA device is available; use trainer=cpu")
     data = load(resolve_path(cfg.paths.prepared), use_signals=list(mcfg["align_signals"]))
+    build_model(mcfg, data)  # a bad model config fails here, before any member trains
+    run_dir = _run_dir(cfg)
+    if n_members == 1:
+        summary = _fit(cfg, data, device, info, run_dir, seed=int(t["seed"]))
+    else:
+        members = []
+        for k in range(n_members):
+            member_dir = run_dir / "members" / str(k)
+            done = member_dir / "train_summary.json"
+            if t["resume"] and done.is_file() and (member_dir / "best.pt").is_file():
+                log.info("member %d of %s already trained; kept", k, run_dir)
+                members.append(json.loads(done.read_text()))
+                continue
+            members.append(_fit(cfg, data, device, info, member_dir, seed=int(t["seed"]) + k,
+                                label=f" [{k + 1}/{n_members}]"))  # fmt: skip
+        summary = _save_ensemble(cfg, data, run_dir, members) if info.is_main else {}
+        hd.barrier(info)
+    if t.get("distributed"):
+        hd.teardown()
+    return summary
+
+
+def _save_ensemble(cfg, data: PreparedData, run_dir: Path, members: list[dict]) -> dict:
+    """Write ``<run>/best.pt`` with every member's weights; validate the averaged model."""
+    from hmllm.model.ensemble import model_from_state
+
+    states = [checkpoint.load(Path(m["run_dir"]) / "best.pt") for m in members]
+    mcfg = OmegaConf.to_container(cfg.model, resolve=True)
+    first = states[0]
+    state = {**first, "members": [st["state_dict"] for st in states]}
+    model = model_from_state(state, lambda: build_model(mcfg, data))
+    val_ads = data.split_ads("val") or data.split_ads("train")
+    score = p2_accuracy(predict_cells(model, data, val_ads))
+    card = {**model_card(cfg, data, score, -1), "ensemble": len(members),
+            "member_seeds": [int(cfg.trainer.seed) + k for k in range(len(members))],
+            "member_best_val_p2_acc": [m["best_val_p2_acc"] for m in members],
+            "member_best_epoch": [m["best_epoch"] for m in members]}  # fmt: skip
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    checkpoint.save(run_dir / "best.pt", model.members[0], data.vocab, data.classes,
+                    OmegaConf.to_container(cfg, resolve=True), card, epoch=-1,
+                    extra={"best": score, "best_epoch": -1, "saliency_hw": list(data.saliency_hw)},
+                    members=[m.state_dict() for m in model.members])  # fmt: skip
+    summary = {"run_dir": str(run_dir), "best_val_p2_acc": score, "best_epoch": -1,
+               "ensemble": len(members),
+               "member_best_val_p2_acc": card["member_best_val_p2_acc"],
+               "train_seconds": sum(m["train_seconds"] for m in members),
+               "cells_per_s": float(np.mean([m["cells_per_s"] for m in members]))}  # fmt: skip
+    (run_dir / "model_card.json").write_text(json.dumps(card, indent=2))
+    (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _fit(cfg, data: PreparedData, device: torch.device, info, run_dir: Path, *, seed: int,
+         label: str = "") -> dict:  # fmt: skip
+    """Train one model with ``seed`` into ``run_dir``; returns its summary."""
+    t = OmegaConf.to_container(cfg.trainer, resolve=True)
+    mcfg = OmegaConf.to_container(cfg.model, resolve=True)
+    torch.manual_seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds any library code that uses the global RNG
     model = build_model(mcfg, data).to(device)
     ddp = Objective(model, mcfg["loss_weights"])
     if info.enabled:  # some heads are unused per config (late fusion, ordinal), hence the search
@@ -173,7 +239,6 @@ def train(cfg) -> dict:
         else None
     )
     scaler = torch.amp.GradScaler("cuda", enabled=bool(t["amp"]) and device.type == "cuda")
-    run_dir = _run_dir(cfg)
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -201,13 +266,15 @@ def train(cfg) -> dict:
     epochs = int(debug.get("epochs", t["epochs"]))
     plain_cfg = OmegaConf.to_container(cfg, resolve=True)
     metrics_file = run_dir / "metrics.csv"
-    rng = np.random.default_rng(int(t["seed"]))
+    if info.is_main and start_epoch == 0 and metrics_file.is_file():
+        metrics_file.unlink()  # a fresh run's log, not appended to an older run's
+    rng = np.random.default_rng(seed)
     bs = int(t["ads_per_batch"])
     t0 = time.perf_counter()
     n_cells = 0
     bar = tqdm(
         range(start_epoch, epochs),
-        desc=f"train {cfg.run_name}",
+        desc=f"train {cfg.run_name}{label}",
         unit="epoch",
         disable=not (t["progress"] and info.is_main),
     )
@@ -291,7 +358,7 @@ def train(cfg) -> dict:
                 for k, v in row.items():
                     if k != "epoch":
                         writer.add_scalar(k, v, epoch)
-            card = model_card(cfg, data, best, best_epoch)
+            card = {**model_card(cfg, data, best, best_epoch), "seed": seed}
             extra = {
                 "best": best,
                 "best_epoch": best_epoch,
@@ -316,12 +383,10 @@ def train(cfg) -> dict:
                "train_seconds": seconds, "cells_per_s": n_cells / max(seconds, 1e-9)}  # fmt: skip
     if info.is_main:
         (run_dir / "model_card.json").write_text(
-            json.dumps(model_card(cfg, data, best, best_epoch), indent=2)
+            json.dumps({**model_card(cfg, data, best, best_epoch), "seed": seed}, indent=2)
         )
         (run_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
     hd.barrier(info)
-    if t.get("distributed"):
-        hd.teardown()
     return summary
 
 
@@ -349,5 +414,7 @@ def run(cfg) -> None:
     summary = train(cfg)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return
-    print(f"trained {cfg.run_name}: best val P2 accuracy {summary['best_val_p2_acc']:.3f} at epoch "
-          f"{summary['best_epoch']} ({summary['train_seconds']:.0f} s) -> {summary['run_dir']}")  # fmt: skip
+    kept = (f"averaging {summary['ensemble']} seeds" if summary.get("ensemble")
+            else f"at epoch {summary['best_epoch']}")  # fmt: skip
+    print(f"trained {cfg.run_name}: best val P2 accuracy {summary['best_val_p2_acc']:.3f} {kept} "
+          f"({summary['train_seconds']:.0f} s) -> {summary['run_dir']}")  # fmt: skip

@@ -111,7 +111,7 @@ def test_torchrun_cli_trains_like_one_process(tmp_path):
 
     prepared = make_prepared(tmp_path / "prepared")  # 8 training ads: 2 steps per epoch
     common = [f"paths.data_root={tmp_path}", f"paths.prepared={prepared}", *EXACT,
-              "trainer.epochs=3", "trainer.patience=3"]  # fmt: skip
+              "trainer.epochs=3", "trainer.patience=3", "trainer.ensemble=1"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     hmllm = [sys.executable, "-m", "hmllm", "train"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

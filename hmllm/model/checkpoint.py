@@ -27,8 +27,13 @@ def plain(obj):
 
 
 def save(path: Path, model, vocab: Vocab, classes: dict, cfg: dict, card: dict, *, epoch: int,
-         optimizer=None, extra: dict | None = None, ema=None) -> None:  # fmt: skip
-    """Write a checkpoint atomically (temporary file, then rename); ``ema``: weight average to keep."""
+         optimizer=None, extra: dict | None = None, ema=None,
+         members: list[dict] | None = None) -> None:  # fmt: skip
+    """Write a checkpoint atomically (temporary file, then rename).
+
+    ``ema``: weight average to keep (for resuming); ``members``: the state dicts of a seed
+    ensemble (:mod:`hmllm.model.ensemble`), ``model`` then being its first member.
+    """
     state = {"state_dict": model.state_dict(), "vocab": plain(asdict(vocab)), "classes": plain(classes),
              "config": plain(cfg), "card": plain(card), "epoch": epoch, "format": FORMAT,
              **plain(extra or {})}  # fmt: skip
@@ -36,6 +41,8 @@ def save(path: Path, model, vocab: Vocab, classes: dict, cfg: dict, card: dict, 
         state["optimizer"] = optimizer.state_dict()
     if ema is not None:
         state["ema_state_dict"] = ema.state_dict()
+    if members is not None:
+        state["members"] = members
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     tmp.replace(path)

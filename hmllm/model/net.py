@@ -179,8 +179,12 @@ class ResponseModel(nn.Module):
                 x = conv(x, h, directed)
         return x
 
-    def forward(self, b: Batch) -> dict[str, torch.Tensor]:
-        """Logits per index (N, C), value mean/log-var (N, 3), saliency logits (N, H*W), ad (A, 2)."""
+    def forward(self, b: Batch, ad_pool: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Logits per index (N, C), value mean/log-var (N, 3), saliency logits (N, H*W), ad (A, 2).
+
+        The ad head reads the mean embedding of each ad's cells, or of the cells sharing a value of
+        ``ad_pool`` (N,) when given (the predictor pools per audience group: ``ad`` is then (G, 2)).
+        """
         directed = self.directed_ops(b)
         x = self.embed(b, directed)
         reg = self.reg_head(x)
@@ -199,9 +203,10 @@ class ResponseModel(nn.Module):
                 for k, head in self.aud_heads.items():
                     out[f"logits_{k}"] = out[f"logits_{k}"] + head(a)
         out["saliency"] = self.sal_head(x)
-        n_ads = int(b.ad.max()) + 1
-        pooled = torch.zeros(n_ads, x.shape[1], dtype=x.dtype).index_add_(0, b.ad, x)
-        pooled = pooled / torch.bincount(b.ad, minlength=n_ads).clamp(min=1)[:, None].to(x.dtype)
+        pool = b.ad if ad_pool is None else ad_pool
+        n_ads = int(pool.max()) + 1
+        pooled = torch.zeros(n_ads, x.shape[1], dtype=x.dtype).index_add_(0, pool, x)
+        pooled = pooled / torch.bincount(pool, minlength=n_ads).clamp(min=1)[:, None].to(x.dtype)
         out["ad"] = self.ad_head(pooled)
         out["embedding"] = x
         return out

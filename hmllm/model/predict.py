@@ -25,6 +25,7 @@ import torch
 from hmllm.errors import DataError
 from hmllm.model import checkpoint
 from hmllm.model.data import INDICES, Vocab
+from hmllm.model.ensemble import model_from_state
 from hmllm.model.net import N_CLASSES, Batch, ResponseModel
 
 Z95 = 1.959964  # two-sided 95 % normal quantile
@@ -66,11 +67,11 @@ class Predictor:
         n_pix = state["state_dict"]["sal_head.2.weight"].shape[0]
         hw = tuple(state.get("saliency_hw") or ((18, 32) if n_pix == 18 * 32 else (1, n_pix)))
         v = self.vocab
-        self.model = ResponseModel(
-            len(v.feature_names), len(v.genders) + len(v.age_bands), len(v.signal_names), mcfg, hw
-        )
-        self.model.load_state_dict(state["state_dict"])
-        self.model.eval()
+        self.model = model_from_state(
+            state,
+            lambda: ResponseModel(len(v.feature_names), len(v.genders) + len(v.age_bands),
+                                  len(v.signal_names), mcfg, hw),
+        )  # fmt: skip
         self.hw = hw
 
     # ------------------------------------------------------------------ inputs
@@ -118,13 +119,6 @@ class Predictor:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ forward
-    def _ad_logits(self, x: torch.Tensor, b: Batch) -> torch.Tensor:
-        """Ad head on each group's pooled cell embeddings → (G, 2) logits (CTR, completion)."""
-        n_g = len(self.groups)
-        pooled = torch.zeros(n_g, x.shape[1]).index_add_(0, b.group, x)
-        pooled = pooled / torch.bincount(b.group, minlength=n_g).clamp(min=1)[:, None].float()
-        return self.model.ad_head(pooled)
-
     def predict(self, features: pd.DataFrame, groups: list[str]) -> Prediction:
         """Predict every shot of one ad for ``groups``.
 
@@ -147,18 +141,17 @@ class Predictor:
         b = self._batch(features)
         n_s = len(features)
         with torch.no_grad():
-            out = self.model(b)
-            x = out["embedding"]
-            ad_logit = self._ad_logits(x, b)  # (G, 2)
+            out = self.model(b, ad_pool=b.group)  # the ad head per audience group
+            ad_logit = out["ad"]  # (G, 2)
             mc_val, mc_ad, mc_prob = [], [], []
             if self.mc_samples > 0:
                 gen_state = torch.random.get_rng_state()
                 torch.manual_seed(self.seed)
                 self.model.train()
                 for _ in range(self.mc_samples):
-                    o = self.model(b)
+                    o = self.model(b, ad_pool=b.group)
                     mc_val.append(o["value"])
-                    mc_ad.append(self._ad_logits(o["embedding"], b))
+                    mc_ad.append(o["ad"])
                     mc_prob.append({k: torch.softmax(o[f"logits_{k}"], -1) for k in N_CLASSES})
                 self.model.eval()
                 torch.random.set_rng_state(gen_state)

@@ -118,7 +118,8 @@ def fake_prepared(tmp_path_factory) -> Path:
 def train_overrides(prepared: Path, runs: Path, *extra: str) -> list[str]:
     """Overrides that point `hmllm train` at a fake dataset and keep it fast and quiet."""
     return [f"paths.prepared={prepared}", f"paths.runs={runs}", "trainer.progress=false",
-            "trainer.tensorboard=false", "trainer.epochs=25", "trainer.patience=25", *extra]  # fmt: skip
+            "trainer.tensorboard=false", "trainer.epochs=25", "trainer.patience=25",
+            "trainer.ensemble=1", *extra]  # fmt: skip
 
 
 @pytest.fixture(scope="session")

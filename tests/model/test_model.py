@@ -121,8 +121,15 @@ def test_seeded_runs_are_identical(fake_prepared, tmp_path):
         ("model.dim=0", ConfigError, "model.dim must be > 0"),
         ("model.temporal_mode=sideways", ConfigError, "model.temporal_mode must be causal or"),
         ("model.temporal_window=0", ConfigError, "model.temporal_window must be >= 1"),
+        ("trainer.ensemble=0", ConfigError, "trainer.ensemble must be 1 or more"),
     ],
-    ids=["unknown-fusion", "zero-dim", "unknown-temporal-mode", "zero-temporal-window"],
+    ids=[
+        "unknown-fusion",
+        "zero-dim",
+        "unknown-temporal-mode",
+        "zero-temporal-window",
+        "no-ensemble-member",
+    ],  # fmt: skip
 )
 def test_bad_config_fails_at_start(fake_prepared, tmp_path, override, error, match):
     from hmllm.train import train
