@@ -74,6 +74,29 @@ def text_area_fraction(gray: np.ndarray) -> float:
     return float((cw * ch)[text].sum() / (h * w))
 
 
+def edge_layout(gray: np.ndarray, grid: int) -> np.ndarray:
+    """Mean horizontal and vertical gradient magnitude per cell of a ``grid`` × ``grid`` split, 0–1.
+
+    Returns ``(grid * grid * 2,)``: for each cell, row by row, the mean absolute Sobel derivative
+    along x then along y of ``gray`` (uint8), divided by 255 × 4 (the 3×3 Sobel's largest
+    response). A coarse spatial envelope (as GIST's, without the filter bank): where the frame's
+    detail lies and which way it runs — a product close-up's vertical edges in the centre, a
+    skyline's along the bottom, a caption's across the lower band.
+    """
+    gx = np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3))
+    gy = np.abs(cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3))
+    h, w = gray.shape
+    rows, cols = np.linspace(0, h, grid + 1).astype(int), np.linspace(0, w, grid + 1).astype(int)
+    out = [g[rows[i] : rows[i + 1], cols[j] : cols[j + 1]].mean()
+           for i in range(grid) for j in range(grid) for g in (gx, gy)]  # fmt: skip
+    return np.asarray(out, np.float64) / (255.0 * 4)
+
+
+def edge_layout_columns(grid: int) -> list[str]:
+    """Column names of :func:`edge_layout`: ``edge_x_r<i>c<j>``, ``edge_y_r<i>c<j>``."""
+    return [f"edge_{a}_r{i}c{j}" for i in range(grid) for j in range(grid) for a in ("x", "y")]
+
+
 def _shrink(gray: np.ndarray, short_side_px: int) -> np.ndarray:
     """``gray`` resized (area averaging) so its short side is at most ``short_side_px`` pixels."""
     h, w = gray.shape
@@ -205,8 +228,8 @@ def handcrafted(
     colour (circular hue as saturation-weighted sin/cos, saturation, brightness and its SD, all
     0–1; colourfulness after Hasler & Süsstrunk) and motion (mean absolute difference to the next
     frame, 0–1). On the shot's middle samples only (``detail_frames_per_shot``,
-    ``face_frames_per_shot``, ``flow_frames_per_shot``): edge density (Canny, 0–1) and text area
-    fraction, faces (count and area fraction; an OpenCV Haar cascade on frames shrunk to
+    ``face_frames_per_shot``, ``flow_frames_per_shot``): edge density (Canny, 0–1), text area
+    fraction and the edge layout (:func:`edge_layout` on a ``layout_grid`` split), faces (count and area fraction; an OpenCV Haar cascade on frames shrunk to
     ``face_short_side_px``), optical flow (Farneback at ``flow_width_px``, frame widths per
     frame). Pacing: duration (s), relative position, cuts per 10 s around the shot. Audio
     (:func:`hmllm.video.audio.shot_audio_features`, decoded once at the file's own rate):
@@ -249,8 +272,9 @@ def handcrafted(
     out["position"] = centre / max(float(offset.max()), 1e-9)
     out["cut_rate_per_10s"] = near.sum(1) * 10.0 / window
     out["shot"] = shots["shot"].to_numpy(np.int64)
+    columns = HANDCRAFTED_COLUMNS + edge_layout_columns(int(cfg["layout_grid"]))
     return pd.DataFrame({c: np.asarray(out[c], np.int64 if c == "shot" else np.float32)
-                         for c in HANDCRAFTED_COLUMNS})  # fmt: skip
+                         for c in columns})  # fmt: skip
 
 
 def _audio_features(path: Path, onset: np.ndarray, offset: np.ndarray, cfg: dict) -> dict:
@@ -285,6 +309,11 @@ def _frame_features(frames: np.ndarray, shots: pd.DataFrame, cfg: dict, grey: di
             grey[int(j)] = cv2.cvtColor(now[j], cv2.COLOR_RGB2GRAY)
     edges = [np.count_nonzero(cv2.Canny(grey[j], 80, 160)) / grey[j].size for j in detail_at.flat]
     text = [text_area_fraction(grey[j]) for j in detail_at.flat]
+    grid = int(cfg["layout_grid"])
+    if grid > 0:
+        layout = np.stack([edge_layout(grey[j], grid) for j in detail_at.flat])
+        layout = layout.reshape(*detail_at.shape, -1).mean(1)  # (shots, columns)
+        out.update(zip(edge_layout_columns(grid), layout.T, strict=True))
     flow_px, farneback = int(cfg["flow_width_px"]), dict(cfg["farneback"])
     flow = [flow_magnitude(grey[j], cv2.cvtColor(after[j], cv2.COLOR_RGB2GRAY), flow_px, farneback)
             for j in flow_at.flat]  # fmt: skip
@@ -294,7 +323,7 @@ def _frame_features(frames: np.ndarray, shots: pd.DataFrame, cfg: dict, grey: di
     return out
 
 
-#: Column order of the handcrafted features (after ``shot``).
+#: Column order of the handcrafted features (the edge layout's columns follow).
 HANDCRAFTED_COLUMNS = ["shot", "hue_sin", "hue_cos", "saturation", "brightness", "brightness_sd",
                        "colourfulness", "edge_density", "text_area", "face_count", "face_area",
                        "motion", "flow", "duration_s", "position", "cut_rate_per_10s",
@@ -399,7 +428,7 @@ def cnn_encoder(
 
 
 #: Bumped when an extractor's output changes, so caches written by older code are not reused.
-EXTRACTOR_VERSION = {"handcrafted": 5, "cnn": 1, "hf": 1}
+EXTRACTOR_VERSION = {"handcrafted": 6, "cnn": 1, "hf": 1}
 
 FeatureExtractor = Callable[[Path, pd.DataFrame, dict, Path | None], pd.DataFrame]
 

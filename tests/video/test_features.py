@@ -295,3 +295,25 @@ def test_transcript_embeddings_with_local_minilm(tmp_path, cuts_mp4, shots, monk
         > 0
         == np.abs(df.filter(like="txt_").iloc[1]).sum()
     )
+
+
+def test_edge_layout_says_where_detail_is_and_which_way_it_runs():
+    grey = np.full((90, 160), 100, np.uint8)
+    grey[5:40, 30:35] = 250  # an upright bar, top-left: edges across x
+    grey[70:75, 90:150] = 250  # a horizontal band, bottom-right: edges across y
+    got = dict(zip(feat_mod.edge_layout_columns(2), feat_mod.edge_layout(grey, 2), strict=True))
+    assert got["edge_x_r0c0"] > 5 * got["edge_y_r0c0"] and got["edge_x_r0c0"] > 0.01
+    assert got["edge_y_r1c1"] > 5 * got["edge_x_r1c1"] and got["edge_y_r1c1"] > 0.01
+    assert got["edge_x_r0c1"] == got["edge_y_r1c0"] == 0.0  # flat cells
+    assert all(0.0 <= v <= 1.0 for v in got.values())
+
+
+def test_layout_grid_zero_drops_the_edge_layout(cuts_mp4, shots):
+    cfg = _cfg("handcrafted", transcript=False)
+    with_layout = shot_features(cuts_mp4[0], shots, cfg, None)
+    without = shot_features(cuts_mp4[0], shots, {**cfg, "layout_grid": 0}, None)
+    assert list(without.columns) == feat_mod.HANDCRAFTED_COLUMNS
+    assert list(with_layout.columns) == feat_mod.HANDCRAFTED_COLUMNS + feat_mod.edge_layout_columns(
+        2
+    )
+    pd.testing.assert_frame_equal(with_layout[without.columns], without)
