@@ -24,8 +24,9 @@ from hmllm.train import train
 
 def main(overrides: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        # one model's throughput: an ensemble (trainer.ensemble) trains its members one after another
         base = [f"paths.runs={tmp}/runs", "run_name=bench", "trainer.epochs=5", "trainer.patience=100",
-                "trainer.progress=false", "trainer.tensorboard=false"]  # fmt: skip
+                "trainer.progress=false", "trainer.tensorboard=false", "trainer.ensemble=1"]  # fmt: skip
         with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
             cfg = compose("train", overrides=[*base, *overrides])
         prepared = resolve_path(cfg.paths.prepared)
