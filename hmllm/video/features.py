@@ -14,11 +14,11 @@ register new ones in :data:`FEATURE_EXTRACTORS`.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -29,14 +29,19 @@ import pandas as pd
 
 from hmllm.errors import ConfigError, DataError
 from hmllm.video.audio import load_audio, shot_audio_features
-from hmllm.video.frames import display_size, sample_frames, shot_frame_indices, video_size
+from hmllm.video.frames import (
+    display_size,
+    sample_frame_batches,
+    sample_frames,
+    shot_frame_indices,
+    video_size,
+)
 
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=4)
 def _face_cascade(name: str) -> cv2.CascadeClassifier:
-    """One of OpenCV's shipped Haar cascades by file name, loaded once per process."""
+    """One of OpenCV's shipped Haar cascades by file name, loaded afresh."""
     if Path(name).name != name or not name.endswith(".xml"):
         raise ConfigError(f"features.face_cascade must be a cascade file name shipped with OpenCV "
                           f"(e.g. haarcascade_frontalface_alt2.xml), got {name!r}")  # fmt: skip
@@ -47,6 +52,29 @@ def _face_cascade(name: str) -> cv2.CascadeClassifier:
             "there for features.face_cascade or reinstall opencv-python-headless 4.x"
         )
     return cascade
+
+
+_IDLE_CASCADES: dict[str, list[cv2.CascadeClassifier]] = {}  # cascade file → loaded, not in use
+_CASCADE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _borrowed_cascade(name: str) -> Iterator[cv2.CascadeClassifier]:
+    """A loaded cascade that no other thread uses meanwhile (each is loaded once per process).
+
+    A ``CascadeClassifier`` keeps its working buffers in the object: two threads searching with
+    the same one at once get wrong detections.
+    """
+    with _CASCADE_LOCK:
+        idle = _IDLE_CASCADES.setdefault(name, [])
+        cascade = idle.pop() if idle else None
+    if cascade is None:
+        cascade = _face_cascade(name)
+    try:
+        yield cascade
+    finally:
+        with _CASCADE_LOCK:
+            _IDLE_CASCADES[name].append(cascade)
 
 
 def text_area_fraction(gray: np.ndarray) -> float:
@@ -117,9 +145,10 @@ def detect_faces(gray: np.ndarray, *, min_face_frac: float, scale_factor: float,
     ``cv2.data.haarcascades`` (the ``features.face_*`` settings).
     """
     h = gray.shape[0]
-    faces = _face_cascade(cascade).detectMultiScale(
-        gray, scale_factor, min_neighbors, minSize=(int(h * min_face_frac),) * 2
-    )
+    with _borrowed_cascade(cascade) as found:
+        faces = found.detectMultiScale(
+            gray, scale_factor, min_neighbors, minSize=(int(h * min_face_frac),) * 2
+        )
     area = float(sum(fw * fh for _, _, fw, fh in faces) / gray.size) if len(faces) else 0.0
     return len(faces), area
 
@@ -197,6 +226,53 @@ def _side_thread(threads: int) -> Iterator[Callable[..., Future]]:
     yield now
 
 
+def _shot_batches(n_shots: int, n_batches: int) -> list[np.ndarray]:
+    """Shot numbers ``0..n_shots-1`` in up to ``n_batches`` consecutive, non-empty batches.
+
+    Batch sizes fall towards the end (weights n, n-1, …, 1): a small last batch leaves little to
+    compute once decoding has ended, and each batch is computed while the next, a little smaller,
+    is decoded. (A small first batch, tried so that the side thread starts on frames sooner,
+    measured slower.)
+    """
+    weights = np.arange(n_batches, 0, -1)
+    ends = np.unique(np.round(n_shots * np.cumsum(weights) / weights.sum()).astype(int))
+    return np.split(np.arange(n_shots), ends[(ends > 0) & (ends < n_shots)])
+
+
+def _finish(jobs: list[tuple[Future, Callable, tuple]]) -> list:
+    """Results of ``(future, fn, args)`` jobs submitted to the side thread, in order.
+
+    Jobs the side thread has not started yet are taken back (last first) and run here, so the
+    calling thread, done with its own work, shares the remaining ones instead of waiting.
+    """
+    out: list = [None] * len(jobs)
+    taken = [False] * len(jobs)
+    for k in reversed(range(len(jobs))):
+        job, fn, args = jobs[k]
+        if job.cancel():
+            out[k], taken[k] = fn(*args), True
+    return [got if mine else job.result()
+            for (job, _, _), got, mine in zip(jobs, out, taken, strict=True)]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _opencv_threads(n: int) -> Iterator[None]:
+    """OpenCV's own thread count set to ``n`` (0 = OpenCV's default) inside the block.
+
+    OpenCV's worker threads wait actively for work; beside decord's decoding threads on a
+    two-core machine they take the cores decord needs. Process-wide, like ``cv2.setNumThreads``;
+    the values computed do not depend on it.
+    """
+    if n < 0:
+        raise ConfigError(f"features.opencv_threads must be 0 (OpenCV's default) or more, got {n}")
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n if n > 0 else -1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def _middle_samples(n_shots: int, per_shot: int, k: int) -> np.ndarray:
     """Sample positions ``(n_shots, k)`` of each shot's ``k`` middle samples (all when k >= per_shot).
 
@@ -229,41 +305,46 @@ def handcrafted(
     0–1; colourfulness after Hasler & Süsstrunk) and motion (mean absolute difference to the next
     frame, 0–1). On the shot's middle samples only (``detail_frames_per_shot``,
     ``face_frames_per_shot``, ``flow_frames_per_shot``): edge density (Canny, 0–1), text area
-    fraction and the edge layout (:func:`edge_layout` on a ``layout_grid`` split), faces (count and area fraction; an OpenCV Haar cascade on frames shrunk to
-    ``face_short_side_px``), optical flow (Farneback at ``flow_width_px``, frame widths per
+    fraction and the edge layout (:func:`edge_layout` on a ``layout_grid`` split), faces (count
+    and area fraction; an OpenCV Haar cascade on frames shrunk to ``face_short_side_px``),
+    optical flow (Farneback at ``flow_width_px``, frame widths per
     frame). Pacing: duration (s), relative position, cuts per 10 s around the shot. Audio
     (:func:`hmllm.video.audio.shot_audio_features`, decoded once at the file's own rate):
     loudness (dBFS), 2–8 Hz speech-modulation share, spectral centroid (Hz) and flatness of the
     spectrum up to ``audio_max_hz``, ``has_audio``. Values are averaged over the samples used;
-    frames come from one decord batch (:func:`handcrafted_frame_indices`), each converted to
-    grey at most once.
+    frames (:func:`handcrafted_frame_indices`) come from one decord reader, in ``decode_batches``
+    batches of consecutive shots, each converted to grey at most once.
 
-    With ``threads: 2`` the audio (decoding and features) and then the face search run on a side
-    thread while the main thread decodes the video and computes the rest. The values do not
-    depend on it. (decord holds the GIL while it decodes, so the audio mostly waits for it; the
-    face search, in OpenCV, overlaps with the other features.)
+    With ``threads: 2`` a side thread decodes and analyses the audio, then computes the frame
+    features of each batch while the main thread decodes the next (decord's ctypes calls release
+    the GIL); batches the side thread has not started when decoding ends are computed on the main
+    thread. ``opencv_threads`` sets OpenCV's thread count meanwhile. The values depend on none of
+    these three settings.
     """
-    per_shot, n_shots = int(cfg["frames_per_shot"]), len(shots)
+    n_shots = len(shots)
     onset, offset = shots["onset_s"].to_numpy(float), shots["offset_s"].to_numpy(float)
-    face_at = _middle_samples(n_shots, per_shot, int(cfg["face_frames_per_shot"]))  # (shots, k)
-    face_px, face_kw = (
-        int(cfg["face_short_side_px"]),
-        {
-            "min_face_frac": float(cfg["min_face_frac"]),
-            "scale_factor": float(cfg["face_scale_factor"]),
-            "min_neighbors": int(cfg["face_min_neighbors"]),
-            "cascade": str(cfg["face_cascade"]),
-        },
-    )
-    with _side_thread(int(cfg["threads"])) as submit:
+    # consecutive shots decoded together; each batch's features are computed while the next is
+    # decoded (threads > 1)
+    n_batches, threads = int(cfg["decode_batches"]), int(cfg["threads"])
+    if n_batches < 1:
+        raise ConfigError(f"features.decode_batches must be 1 or more, got {n_batches}")
+    # one thread: one batch (a decord reader left idle between batches keeps a core busy)
+    groups = _shot_batches(n_shots, n_batches if threads > 1 else 1)
+    idx = handcrafted_frame_indices(shots, cfg).reshape(n_shots, -1)  # (shot, its frames)
+    with _side_thread(threads) as submit, _opencv_threads(int(cfg["opencv_threads"])):
         audio_job = submit(_audio_features, path, onset, offset, cfg)
-        frames = sample_frames(path, handcrafted_frame_indices(shots, cfg), size=_size(path, cfg))
-        grey = {int(j): cv2.cvtColor(frames[2 * j], cv2.COLOR_RGB2GRAY) for j in face_at.flat}
-        small = [_shrink(grey[int(j)], face_px) for j in face_at.flat]
-        face_job = submit(lambda: [detect_faces(g, **face_kw) for g in small])
-        out = _frame_features(frames, shots, cfg, grey)
-        faces = np.array(face_job.result(), np.float64).reshape(*face_at.shape, 2)  # count|area
-        out["face_count"], out["face_area"] = faces[..., 0].mean(1), faces[..., 1].mean(1)
+        batches = sample_frame_batches(
+            path, [idx[g].ravel() for g in groups], size=_size(path, cfg)
+        )
+        jobs = []
+        for g, frames in zip(groups, batches, strict=True):
+            grey = _grey_samples(frames, len(g), cfg)
+            for fn, args in ((_face_features, (grey, len(g), cfg)),
+                             (_frame_features, (frames, len(g), cfg, grey))):  # fmt: skip
+                jobs.append((submit(fn, *args), fn, args))
+        parts = _finish(jobs)  # per batch: faces, then the other frame features
+        out = {name: np.concatenate([part[name] for part in parts[k::2]])
+               for k in (0, 1) for name in parts[k]}  # fmt: skip
         out.update(audio_job.result())
     # pacing
     centre, window = 0.5 * (onset + offset), float(cfg["cut_rate_window_s"])
@@ -286,14 +367,48 @@ def _audio_features(path: Path, onset: np.ndarray, offset: np.ndarray, cfg: dict
     return out
 
 
-def _frame_features(frames: np.ndarray, shots: pd.DataFrame, cfg: dict, grey: dict) -> dict:
+def _grey_samples(frames: np.ndarray, n_shots: int, cfg: dict) -> dict[int, np.ndarray]:
+    """Sample number → grey frame, for the middle samples of faces, edges, text and flow.
+
+    ``frames``: the shots' samples, each followed by its successor
+    (:func:`handcrafted_frame_indices`). Each sample is converted once, whatever reads it.
+    """
+    per_shot = int(cfg["frames_per_shot"])
+    at = np.unique(np.concatenate([_middle_samples(n_shots, per_shot, int(cfg[key])).ravel()
+                                   for key in ("face_frames_per_shot", "detail_frames_per_shot",
+                                               "flow_frames_per_shot")]))  # fmt: skip
+    return {int(j): cv2.cvtColor(frames[2 * j], cv2.COLOR_RGB2GRAY) for j in at}
+
+
+def _face_features(grey: dict, n_shots: int, cfg: dict) -> dict:
+    """``face_count`` and ``face_area`` of :func:`handcrafted`, arrays ``(n_shots,)``.
+
+    ``grey``: sample number → grey frame (:func:`_grey_samples`).
+    """
+    face_at = _middle_samples(
+        n_shots, int(cfg["frames_per_shot"]), int(cfg["face_frames_per_shot"])
+    )
+    face_px, face_kw = (
+        int(cfg["face_short_side_px"]),
+        {
+            "min_face_frac": float(cfg["min_face_frac"]),
+            "scale_factor": float(cfg["face_scale_factor"]),
+            "min_neighbors": int(cfg["face_min_neighbors"]),
+            "cascade": str(cfg["face_cascade"]),
+        },
+    )
+    faces = np.array([detect_faces(_shrink(grey[int(j)], face_px), **face_kw) for j in face_at.flat],
+                     np.float64).reshape(*face_at.shape, 2)  # count | area  # fmt: skip
+    return {"face_count": faces[..., 0].mean(1), "face_area": faces[..., 1].mean(1)}
+
+
+def _frame_features(frames: np.ndarray, n_shots: int, cfg: dict, grey: dict) -> dict:
     """Colour, motion, edges, text and flow columns of :func:`handcrafted`, arrays ``(n_shots,)``.
 
-    ``frames``: each sample followed by its successor; ``grey``: sample number → grey frame,
-    filled in here for the samples still missing.
+    ``frames``: each sample followed by its successor; ``grey``: sample number → grey frame
+    (:func:`_grey_samples`).
     """
-    per_shot, n_shots = int(cfg["frames_per_shot"]), len(shots)
-    stride = int(cfg["stats_stride_px"])
+    per_shot, stride = int(cfg["frames_per_shot"]), int(cfg["stats_stride_px"])
     now, after = frames[0::2], frames[1::2]  # (N, H, W, 3) each; N = shots x frames_per_shot
     # every sample: colour, brightness and motion, on every stride-th pixel
     small, small_next = now[:, ::stride, ::stride], after[:, ::stride, ::stride]
@@ -304,9 +419,6 @@ def _frame_features(frames: np.ndarray, shots: pd.DataFrame, cfg: dict, grey: di
     # the shot's middle samples only: detail (edges, text) and optical flow
     detail_at = _middle_samples(n_shots, per_shot, int(cfg["detail_frames_per_shot"]))  # (shots, k)
     flow_at = _middle_samples(n_shots, per_shot, int(cfg["flow_frames_per_shot"]))
-    for j in np.unique(np.concatenate([detail_at.ravel(), flow_at.ravel()])):
-        if int(j) not in grey:  # converted once
-            grey[int(j)] = cv2.cvtColor(now[j], cv2.COLOR_RGB2GRAY)
     edges = [np.count_nonzero(cv2.Canny(grey[j], 80, 160)) / grey[j].size for j in detail_at.flat]
     text = [text_area_fraction(grey[j]) for j in detail_at.flat]
     grid = int(cfg["layout_grid"])
@@ -441,7 +553,7 @@ FEATURE_EXTRACTORS: dict[str, FeatureExtractor] = {
 
 #: Feature settings that change how fast features are computed, never their values: left out of
 #: the cache key, so changing them reuses the cache.
-SPEED_ONLY_KEYS = frozenset({"threads"})
+SPEED_ONLY_KEYS = frozenset({"threads", "decode_batches", "opencv_threads"})
 
 
 def config_hash(cfg: dict) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -141,20 +142,69 @@ def sample_frames(
     rotation and fails on narrow outputs.
     """
     path = Path(path)
-    # decord's own scaler mis-rotates rotated files and fails on widths under 32 px: use OpenCV then
-    cv_resize = size is not None and (size[0] < 32 or _rotated(path))
-    vr = _reader(path, None if cv_resize else size)
-    total = len(vr)
-    if total == 0:
-        raise DataError(f"{path.name}: decord finds no frames (zero-length video)")
+    vr, cv_resize = _open_scaled(path, size)
     if indices is None:
         if n is None or n < 1:
             raise ConfigError("sample_frames needs indices, or n >= 1 (uniform or per shot)")
         if shots is not None:
             indices = np.concatenate(shot_frame_indices(shots, n))
         else:
-            indices = ((np.arange(n) + 0.5) / n * total).astype(int)
-    idx = np.clip(np.asarray(indices, int).reshape(-1), 0, total - 1)
+            indices = ((np.arange(n) + 0.5) / n * len(vr)).astype(int)
+    return _get_batch(vr, path, indices, size, cv_resize)
+
+
+def sample_frame_batches(
+    path: str | Path, batches: list, *, size: tuple[int, int] | None = None
+) -> Iterator[np.ndarray]:
+    """Decode several batches of frames from one decord reader, yielding each as it is decoded.
+
+    Parameters
+    ----------
+    path
+        The video.
+    batches
+        Frame indices (0-based) of each batch. Batches in time order let decord carry on where
+        the previous batch stopped instead of seeking back.
+    size
+        Output ``(width, height)`` in pixels; native size when omitted.
+
+    Yields
+    ------
+    numpy.ndarray
+        ``(N, H, W, 3)`` uint8 RGB per batch, the frames :func:`sample_frames` returns for them.
+
+    Notes
+    -----
+    decord (ctypes FFI) releases the GIL while it decodes, so a caller can process one batch on
+    another thread while the next is decoded; batches asked for one after another cost what one
+    batch of all their frames costs. Ask for the next batch promptly: between batches decord's
+    decoding thread busy-waits for work, keeping a core busy (the reader, and that thread, end
+    when the generator is exhausted or closed).
+    """
+    path = Path(path)
+    vr, cv_resize = _open_scaled(path, size)
+    for indices in batches:
+        yield _get_batch(vr, path, indices, size, cv_resize)
+
+
+def _open_scaled(path: Path, size: tuple[int, int] | None):
+    """``(reader, cv_resize)``: a decord reader scaling to ``size`` itself where it can.
+
+    decord's own scaler mis-rotates rotated files and fails on widths under 32 px: those are read
+    at native size and resized with OpenCV (``cv_resize``).
+    """
+    cv_resize = size is not None and (size[0] < 32 or _rotated(path))
+    vr = _reader(path, None if cv_resize else size)
+    if len(vr) == 0:
+        raise DataError(f"{path.name}: decord finds no frames (zero-length video)")
+    return vr, cv_resize
+
+
+def _get_batch(
+    vr, path: Path, indices, size: tuple[int, int] | None, cv_resize: bool
+) -> np.ndarray:
+    """Frames ``indices`` (clipped to the video) from reader ``vr`` as ``(N, H, W, 3)`` uint8 RGB."""
+    idx = np.clip(np.asarray(indices, int).reshape(-1), 0, len(vr) - 1)
     try:
         frames = vr.get_batch(list(idx)).asnumpy()
     except Exception:  # noqa: BLE001 - decord raises bare DECORDError/RuntimeError on odd strides

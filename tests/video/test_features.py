@@ -73,15 +73,26 @@ def test_side_thread_does_not_change_values(cuts_mp4, shots):
     )
 
 
+def test_decode_batches_do_not_change_values(cuts_mp4, shots):
+    cfg = _cfg("handcrafted", transcript=False, threads=2)
+    one_batch = shot_features(cuts_mp4[0], shots, {**cfg, "decode_batches": 1}, None)
+    for batches in (3, 10):  # more batches than shots: one shot per batch
+        pd.testing.assert_frame_equal(
+            shot_features(cuts_mp4[0], shots, {**cfg, "decode_batches": batches}, None), one_batch
+        )
+
+
 def test_speed_only_settings_keep_the_cache_key():
     cfg = _cfg("handcrafted")
     assert feat_mod.config_hash({**cfg, "threads": 1}) == feat_mod.config_hash(cfg)
+    assert feat_mod.config_hash({**cfg, "decode_batches": 1}) == feat_mod.config_hash(cfg)
     assert feat_mod.config_hash({**cfg, "face_scale_factor": 1.3}) != feat_mod.config_hash(cfg)
 
 
-def test_threads_below_one_is_a_config_error(cuts_mp4, shots):
-    with pytest.raises(ConfigError, match="features.threads"):
-        shot_features(cuts_mp4[0], shots, _cfg("handcrafted", transcript=False, threads=0), None)
+@pytest.mark.parametrize("key", ["threads", "decode_batches"])
+def test_threads_or_batches_below_one_are_a_config_error(cuts_mp4, shots, key):
+    with pytest.raises(ConfigError, match=f"features.{key}"):
+        shot_features(cuts_mp4[0], shots, _cfg("handcrafted", transcript=False, **{key: 0}), None)
 
 
 def test_side_thread_errors_reach_the_caller(cuts_mp4, shots, monkeypatch):
@@ -317,3 +328,63 @@ def test_layout_grid_zero_drops_the_edge_layout(cuts_mp4, shots):
         2
     )
     pd.testing.assert_frame_equal(with_layout[without.columns], without)
+
+
+def test_threads_searching_faces_at_once_use_separate_cascades():
+    name = _cfg("handcrafted")["face_cascade"]
+    with feat_mod._borrowed_cascade(name) as a, feat_mod._borrowed_cascade(name) as b:
+        assert a is not b  # a CascadeClassifier's buffers are not shared between searches
+    with feat_mod._borrowed_cascade(name) as c:
+        assert c is a or c is b  # loaded once, then reused
+
+
+def test_concurrent_face_searches_equal_one_by_one():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hmllm.synth.video import draw_face
+
+    frames = []
+    for k, h in enumerate((30, 45, 60, 80, 100)):
+        f = np.full((120, 213, 3), 90 + 10 * k, np.uint8)
+        draw_face(f, 60 + 20 * k, 60, h)
+        frames.append(f[..., 1].copy())
+    kw = {"min_face_frac": 0.2, "scale_factor": 1.2, "min_neighbors": 4,
+          "cascade": _cfg("handcrafted")["face_cascade"]}  # fmt: skip
+    alone = [feat_mod.detect_faces(g, **kw) for g in frames]
+    assert sum(n for n, _ in alone) >= 4
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(lambda g: feat_mod.detect_faces(g, **kw), frames * 6)) == alone * 6
+
+
+@pytest.mark.parametrize("n_shots", [1, 2, 5, 12, 30])
+def test_shot_batches_cover_each_shot_once_and_shrink(n_shots):
+    groups = feat_mod._shot_batches(n_shots, 4)
+    assert np.array_equal(np.concatenate(groups), np.arange(n_shots))
+    sizes = [len(g) for g in groups]
+    assert 1 <= len(groups) <= 4 and min(sizes) >= 1 and sizes == sorted(sizes, reverse=True)
+
+
+def test_one_thread_decodes_in_one_batch(cuts_mp4, shots, monkeypatch):
+    asked, original = [], feat_mod.sample_frame_batches
+
+    def recording(path, batches, **kw):
+        asked.append(len(batches))
+        return original(path, batches, **kw)
+
+    monkeypatch.setattr(feat_mod, "sample_frame_batches", recording)
+    cfg = _cfg("handcrafted", transcript=False, decode_batches=3)
+    for threads in (1, 2):
+        shot_features(cuts_mp4[0], shots, {**cfg, "threads": threads}, None)
+    assert asked == [1, 3]  # a reader idle between batches would keep a core busy
+
+
+def test_opencv_thread_count_is_restored(cuts_mp4, shots):
+    import cv2
+
+    before = cv2.getNumThreads()
+    shot_features(cuts_mp4[0], shots, _cfg("handcrafted", transcript=False, opencv_threads=1), None)
+    assert cv2.getNumThreads() == before
+    with pytest.raises(ConfigError, match="features.opencv_threads"):
+        shot_features(
+            cuts_mp4[0], shots, _cfg("handcrafted", transcript=False, opencv_threads=-1), None
+        )
