@@ -167,6 +167,10 @@ def _precheck_data_root(name: str, hydra_args: list[str]) -> None:
         raise SystemExit(2) from None
 
 
+#: How Python's int() and float() start their message for text that is not a number.
+NOT_A_NUMBER = ("invalid literal for int()", "could not convert string to float")
+
+
 def run_command(name: str, hydra_args: list[str]) -> None:
     """Compose ``configs/<name>.yaml`` with ``hydra_args`` and call the command's ``run``."""
     import hydra
@@ -181,6 +185,16 @@ def run_command(name: str, hydra_args: list[str]) -> None:
             fn(cfg)
         except HmllmError as exc:
             print(f"hmllm {name}: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except ValueError as exc:
+            # int("two") / float("fast"): a setting given as text where a number belongs (commands
+            # convert config values as they read them); anything else is a bug and is re-raised
+            if not str(exc).startswith(NOT_A_NUMBER):
+                raise
+            given = " ".join(a for a in hydra_args if "=" in a) or "(none)"
+            print(f"hmllm {name}: error: a setting that must be a number is not one ({exc}); "
+                  f"check the overrides given ({given}) and the YAML files in configs/",
+                  file=sys.stderr)  # fmt: skip
             raise SystemExit(2) from None
         except KeyboardInterrupt:
             print(f"hmllm {name}: interrupted; re-run the same command to resume", file=sys.stderr)

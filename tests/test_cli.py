@@ -51,6 +51,13 @@ def test_unknown_command_and_bad_override_are_one_line_errors(tmp_path):
     assert "Traceback" not in res.stderr and "no_such_key" in res.stderr
 
 
+def test_text_where_a_number_belongs_is_a_one_line_error(tmp_path):
+    res = _hmllm("train", "trainer.ensemble=two", f"paths.data_root={tmp_path}")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "a setting that must be a number is not one" in res.stderr
+    assert "trainer.ensemble=two" in res.stderr
+
+
 def test_positional_paths_are_separated_from_hydra_arguments():
     pos, rest = _split_positionals(["a.mp4", "audience=all", "--cfg", "job", "-m", "b c.mp4"])
     assert pos == ["a.mp4", "b c.mp4"]
