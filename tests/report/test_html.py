@@ -160,3 +160,18 @@ def test_cli_report_missing_result(tmp_path):
 
     with pytest.raises(ConfigError, match="no such file"):
         run(compose("report", [f"result={tmp_path / 'nope.json'}"]))
+
+
+def test_an_ensemble_says_so_and_an_older_result_still_renders(tmp_path):
+    from hmllm.report import render_report
+
+    res = write_example(tmp_path)
+    render_report(res, tmp_path / "single.html", REPORT_CFG)  # no "ensemble" key: schema 1.0
+    assert "models trained with different seeds" not in (tmp_path / "single.html").read_text()
+    result = json.loads(res.read_text())
+    result["model"]["ensemble"] = 3
+    res.write_text(json.dumps(result))
+    render_report(res, tmp_path / "ensemble.html", REPORT_CFG)
+    text = " ".join((tmp_path / "ensemble.html").read_text().split())
+    assert "an average of 3 models trained with different seeds" in text
+    assert "how much the 3 models disagree" in text
