@@ -164,7 +164,8 @@ def train(cfg) -> dict:
             done = member_dir / "train_summary.json"
             if t["resume"] and done.is_file() and (member_dir / "best.pt").is_file():
                 log.info("member %d of %s already trained; kept", k, run_dir)
-                members.append(json.loads(done.read_text()))
+                # the folder it is in now, not the one recorded (the data root may have moved)
+                members.append({**json.loads(done.read_text()), "run_dir": str(member_dir)})
                 continue
             members.append(_fit(cfg, data, device, info, member_dir, seed=int(t["seed"]) + k,
                                 label=f" [{k + 1}/{n_members}]"))  # fmt: skip

@@ -88,17 +88,27 @@ def test_predictor_and_evaluate_use_the_whole_ensemble(ensemble_run, fake_prepar
     assert np.isfinite(out.explanations["contribution"]).all()
 
 
-def test_resume_keeps_trained_members(ensemble_run, monkeypatch):
+def test_resume_keeps_trained_members_even_after_a_move(ensemble_run, monkeypatch, tmp_path):
+    import shutil
+
     import hmllm.train as tr
 
     run, summary, over = ensemble_run
+    moved = tmp_path / "moved"
+    shutil.copytree(run.parent, moved)  # recorded member folders now point at the old place
 
     def boom(*a, **k):
         raise AssertionError("a finished member was trained again")
 
     monkeypatch.setattr(tr, "_fit", boom)
-    again = tr.train(compose("train", [*over, "trainer.resume=true"]))
+    away = tmp_path / "away"
+    run.rename(away)  # the old place is gone while resuming from the new one
+    try:
+        again = tr.train(compose("train", [*over, f"paths.runs={moved}", "trainer.resume=true"]))
+    finally:
+        away.rename(run)
     assert again["best_val_p2_acc"] == pytest.approx(summary["best_val_p2_acc"])
+    assert again["run_dir"] == str(moved / "ens")
 
 
 def test_single_member_state_builds_a_plain_model(fake_prepared):
