@@ -307,8 +307,7 @@ def handcrafted(
     ``face_frames_per_shot``, ``flow_frames_per_shot``): edge density (Canny, 0–1), text area
     fraction and the edge layout (:func:`edge_layout` on a ``layout_grid`` split), faces (count
     and area fraction; an OpenCV Haar cascade on frames shrunk to ``face_short_side_px``),
-    optical flow (Farneback at ``flow_width_px``, frame widths per
-    frame). Pacing: duration (s), relative position, cuts per 10 s around the shot. Audio
+    optical flow (Farneback at ``flow_width_px``, frame widths per frame). Pacing: duration (s), relative position, cuts per 10 s around the shot. Audio
     (:func:`hmllm.video.audio.shot_audio_features`, decoded once at the file's own rate):
     loudness (dBFS), 2–8 Hz speech-modulation share, spectral centroid (Hz) and flatness of the
     spectrum up to ``audio_max_hz``, ``has_audio``. Values are averaged over the samples used;
